@@ -1,0 +1,147 @@
+"""Benchmark: the library's ``sensor_readings`` against what Spark itself can do and against the seed.
+
+In one process, for N rows (default 10 million), it times
+  (a) the library's ``sensor_readings`` spec,
+  (b) the same schema as plain hash expressions on ``spark.range`` (the baseline),
+  (c) the seed's readings spec (001_ee5f8fcb3a0763fd.txt) as written,
+once with a no-op sink and once writing Delta, and prints rows per second, a/b and a/c.
+
+    python bench/bench_readings.py --rows 10000000 --repeat 3
+
+Not a test: numbers on shared 2-core machines are noisy; quote medians and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import dbldatagen as dg
+from pyspark.sql import DataFrame, SparkSession
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dbx_iot_gen import IoTConfig, readings_spec  # noqa: E402
+from dbx_iot_gen.fleet import FleetLayout  # noqa: E402
+from dbx_iot_gen.spark import get_spark  # noqa: E402
+
+
+def library_readings(spark: SparkSession, rows: int, partitions: int, **overrides: object) -> DataFrame:
+    """(a) the library's readings, with a time range sized to about ``rows`` rows."""
+    cfg = IoTConfig.preset("medium", partitions=partitions, **overrides)
+    per_tick = FleetLayout(cfg).n_channels
+    seconds = max(1, rows // per_tick) * cfg.reading_cadence_seconds
+    cfg = cfg.replace(end=_plus(cfg.start, seconds))
+    return readings_spec(spark, cfg).build()
+
+
+def _plus(start, seconds):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    return start + timedelta(seconds=seconds)
+
+
+def baseline_readings(spark: SparkSession, rows: int, partitions: int) -> DataFrame:
+    """(b) the same schema as plain hash expressions on spark.range: what Spark itself can do."""
+    return spark.range(0, rows, 1, partitions).selectExpr(
+        "id + 1L AS reading_id",
+        "1000L + pmod(xxhash64(1L, id), 10000L) AS device_id",
+        "timestamp_micros(1704067200000000L + id * 6000L) AS timestamp",
+        "element_at(array('temperature', 'humidity', 'pressure', 'vibration', 'power'), "
+        "cast(pmod(xxhash64(2L, id), 5L) as int) + 1) AS metric_name",
+        "(xxhash64(3L, id) & 9007199254740991L) / 9007199254740992D * 100D AS metric_value",
+        "element_at(array('celsius', 'percent', 'hPa', 'mm/s', 'kWh'), "
+        "cast(pmod(xxhash64(4L, id), 5L) as int) + 1) AS unit",
+        "cast(80L + pmod(xxhash64(5L, id), 21L) as int) AS quality_score",
+        "pmod(xxhash64(6L, id), 100L) < 2L AS is_anomaly",
+        "cast(null as string) AS anomaly_type",
+        "timestamp_micros(1704067200000000L + id * 6000L + pmod(xxhash64(7L, id), 3000000L)) AS ingest_timestamp",
+    )
+
+
+def seed_readings(spark: SparkSession, rows: int, partitions: int) -> DataFrame:
+    """(c) the seed's readings spec, as written in 001_ee5f8fcb3a0763fd.txt (rows and partitions aside)."""
+    return (
+        dg.DataGenerator(spark, rows=rows, partitions=partitions)
+        .withColumn("reading_id", "long", minValue=1, uniqueValues=rows)
+        .withColumn("device_id", "long", minValue=1000, maxValue=10_999)
+        .withColumn("timestamp", "timestamp", begin="2024-01-01 00:00:00", end="2024-12-31 00:00:00",
+                    interval="1 minute")
+        .withColumn("metric_name", "string", values=["temperature", "humidity", "pressure", "power", "vibration"])
+        .withColumn("base_value", "double", minValue=0, maxValue=100, random=True, omit=True)
+        .withColumn("noise", "double", expr="rand() * 5 - 2.5", omit=True)
+        .withColumn("metric_value", "double", expr="base_value + noise")
+        .withColumn("unit", "string", expr="""case metric_name
+            when 'temperature' then 'celsius'
+            when 'humidity' then 'percent'
+            when 'pressure' then 'hPa'
+            when 'power' then 'kWh'
+            when 'vibration' then 'mm/s'
+            else 'unknown'
+        end""")
+        .withColumn("quality_score", "integer", minValue=80, maxValue=100, random=True)
+        .withColumn("is_anomaly", "boolean", expr="rand() < 0.02")
+        .build()
+    )
+
+
+def _time(write: Callable[[], None], repeat: int) -> float:
+    write()  # warm-up: codegen, JIT
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        write()
+        runs.append(time.perf_counter() - t0)
+    return statistics.median(runs)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--skip-seed", action="store_true", help="leave out (c), the slow seed spec")
+    args = parser.parse_args(argv)
+    spark = get_spark("dbx-iot-gen-bench")
+    cases = {
+        "a library": lambda: library_readings(spark, args.rows, args.partitions),
+        "b baseline": lambda: baseline_readings(spark, args.rows, args.partitions),
+    }
+    if not args.skip_seed:
+        cases["c seed"] = lambda: seed_readings(spark, args.rows, args.partitions)
+    results: dict[tuple[str, str], float] = {}
+    counts = {name: make().count() for name, make in cases.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        for sink in ("noop", "delta"):
+            for name, make in cases.items():
+                df = make()
+                if sink == "noop":
+                    def write(df: DataFrame = df) -> None:
+                        df.write.format("noop").mode("overwrite").save()
+                else:
+                    path = str(Path(tmp) / name.replace(" ", "_"))
+
+                    def write(df: DataFrame = df, path: str = path) -> None:
+                        df.write.format("delta").mode("overwrite").save(path)
+                seconds = _time(write, args.repeat)
+                results[(sink, name)] = counts[name] / seconds
+                print(f"{sink:5s}  {name:10s}  {counts[name]:>11,d} rows  {seconds:7.2f} s (median)  "
+                      f"{counts[name] / seconds / 1e6:6.2f} M rows/s", flush=True)
+    print()
+    print("| sink | a library (M rows/s) | b baseline (M rows/s) | c seed (M rows/s) | a/b | a/c |")
+    print("|---|---|---|---|---|---|")
+    for sink in ("noop", "delta"):
+        a, b = results[(sink, "a library")], results[(sink, "b baseline")]
+        c = results.get((sink, "c seed"))
+        c_txt = f"{c / 1e6:.2f}" if c else "-"
+        ac = f"{a / c:.1f}" if c else "-"
+        print(f"| {sink} | {a / 1e6:.2f} | {b / 1e6:.2f} | {c_txt} | {a / b:.2f} | {ac} |")
+
+
+if __name__ == "__main__":
+    main()

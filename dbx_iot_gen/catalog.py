@@ -1,0 +1,190 @@
+"""Static knowledge the generator draws on: device types, metrics, units, makers, real cities.
+
+Everything here is plain data; the expression builders read it, nothing here touches Spark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "CITIES",
+    "DEVICE_STATUSES",
+    "DEVICE_STATUS_WEIGHTS",
+    "DEVICE_TYPES",
+    "DEFAULT_DEVICE_TYPE_WEIGHTS",
+    "FACILITY_KINDS",
+    "METRICS",
+    "City",
+    "DeviceType",
+    "Metric",
+]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A measured quantity: its name in ``sensor_readings``, unit and physically plausible range."""
+
+    name: str
+    unit: str
+    low: float
+    high: float
+
+
+METRICS: dict[str, Metric] = {
+    "temperature": Metric("temperature", "celsius", -40.0, 60.0),
+    "humidity": Metric("humidity", "percent", 0.0, 100.0),
+    "pressure": Metric("pressure", "hPa", 950.0, 1070.0),
+    "vibration": Metric("vibration", "mm/s", 0.0, 50.0),
+    "power": Metric("power", "kWh", 0.0, 250.0),
+}
+
+
+@dataclass(frozen=True)
+class DeviceType:
+    """A kind of device: what it measures, who makes it and which models exist."""
+
+    name: str
+    code: str
+    metrics: tuple[str, ...]
+    manufacturers: tuple[str, ...]
+    models: tuple[str, ...]
+
+
+DEVICE_TYPES: tuple[DeviceType, ...] = (
+    DeviceType("Temperature Sensor", "TS", ("temperature",), ("SensorCorp", "IoTech", "Thermatic"),
+               ("TS-100", "TS-220", "TS-350X")),
+    DeviceType("Humidity Sensor", "HS", ("humidity",), ("SensorCorp", "IoTech", "AeroSense"),
+               ("HS-10", "HS-40", "HS-75 Pro")),
+    DeviceType("Pressure Sensor", "PS", ("pressure",), ("SensorCorp", "BaroTech"), ("PS-900", "PS-1100")),
+    DeviceType("Motion Detector", "MD", ("vibration",), ("SmartDevices", "IoTech", "Vibrasense"),
+               ("MD-1", "MD-3 Ultra", "MD-7")),
+    DeviceType("Smart Meter", "SM", ("power",), ("TelcoSystems", "GridLine", "SmartDevices"),
+               ("SM-200", "SM-400", "SM-800")),
+    DeviceType("GPS Tracker", "GT", (), ("TelcoSystems", "FleetTrack"), ("GT-5", "GT-9 LTE")),
+    DeviceType("Camera", "CM", (), ("SmartDevices", "OptiView"), ("CM-1080", "CM-4K")),
+    DeviceType("HVAC Controller", "HV", ("temperature", "power"), ("ClimaSys", "IoTech"),
+               ("HV-20", "HV-45", "HV-90")),
+)
+
+# Weights of the eight types in a fleet (the seed lists the types; these shares are ours).
+DEFAULT_DEVICE_TYPE_WEIGHTS: dict[str, float] = {
+    "Temperature Sensor": 20.0,
+    "Humidity Sensor": 15.0,
+    "Pressure Sensor": 10.0,
+    "Motion Detector": 10.0,
+    "Smart Meter": 15.0,
+    "GPS Tracker": 10.0,
+    "Camera": 8.0,
+    "HVAC Controller": 12.0,
+}
+
+DEVICE_STATUSES: tuple[str, ...] = ("Online", "Offline", "Maintenance", "Decommissioned")
+DEVICE_STATUS_WEIGHTS: tuple[float, ...] = (85.0, 8.0, 5.0, 2.0)
+
+FACILITY_KINDS: tuple[str, ...] = (
+    "Plant", "Warehouse", "Distribution Center", "Office", "Data Center", "Factory", "Depot", "Campus",
+)
+
+
+@dataclass(frozen=True)
+class City:
+    """A real city: centre coordinates (WGS84 degrees), altitude in metres and IANA time zone."""
+
+    name: str
+    region: str
+    country: str
+    latitude: float
+    longitude: float
+    altitude: float
+    timezone: str
+
+
+CITIES: tuple[City, ...] = (
+    City("San Francisco", "California", "United States", 37.7749, -122.4194, 16.0, "America/Los_Angeles"),
+    City("Los Angeles", "California", "United States", 34.0522, -118.2437, 89.0, "America/Los_Angeles"),
+    City("San Diego", "California", "United States", 32.7157, -117.1611, 19.0, "America/Los_Angeles"),
+    City("Seattle", "Washington", "United States", 47.6062, -122.3321, 53.0, "America/Los_Angeles"),
+    City("Portland", "Oregon", "United States", 45.5152, -122.6784, 15.0, "America/Los_Angeles"),
+    City("Las Vegas", "Nevada", "United States", 36.1699, -115.1398, 610.0, "America/Los_Angeles"),
+    City("Phoenix", "Arizona", "United States", 33.4484, -112.0740, 331.0, "America/Phoenix"),
+    City("Denver", "Colorado", "United States", 39.7392, -104.9903, 1609.0, "America/Denver"),
+    City("Salt Lake City", "Utah", "United States", 40.7608, -111.8910, 1288.0, "America/Denver"),
+    City("Dallas", "Texas", "United States", 32.7767, -96.7970, 131.0, "America/Chicago"),
+    City("Houston", "Texas", "United States", 29.7604, -95.3698, 15.0, "America/Chicago"),
+    City("Austin", "Texas", "United States", 30.2672, -97.7431, 149.0, "America/Chicago"),
+    City("Chicago", "Illinois", "United States", 41.8781, -87.6298, 181.0, "America/Chicago"),
+    City("Minneapolis", "Minnesota", "United States", 44.9778, -93.2650, 264.0, "America/Chicago"),
+    City("Kansas City", "Missouri", "United States", 39.0997, -94.5786, 277.0, "America/Chicago"),
+    City("Nashville", "Tennessee", "United States", 36.1627, -86.7816, 169.0, "America/Chicago"),
+    City("Detroit", "Michigan", "United States", 42.3314, -83.0458, 183.0, "America/Detroit"),
+    City("Atlanta", "Georgia", "United States", 33.7490, -84.3880, 320.0, "America/New_York"),
+    City("Miami", "Florida", "United States", 25.7617, -80.1918, 2.0, "America/New_York"),
+    City("Charlotte", "North Carolina", "United States", 35.2271, -80.8431, 229.0, "America/New_York"),
+    City("Washington", "District of Columbia", "United States", 38.9072, -77.0369, 7.0, "America/New_York"),
+    City("Philadelphia", "Pennsylvania", "United States", 39.9526, -75.1652, 12.0, "America/New_York"),
+    City("Pittsburgh", "Pennsylvania", "United States", 40.4406, -79.9959, 230.0, "America/New_York"),
+    City("New York", "New York", "United States", 40.7128, -74.0060, 10.0, "America/New_York"),
+    City("Boston", "Massachusetts", "United States", 42.3601, -71.0589, 43.0, "America/New_York"),
+    City("Toronto", "Ontario", "Canada", 43.6532, -79.3832, 76.0, "America/Toronto"),
+    City("Montreal", "Quebec", "Canada", 45.5019, -73.5674, 36.0, "America/Toronto"),
+    City("Vancouver", "British Columbia", "Canada", 49.2827, -123.1207, 70.0, "America/Vancouver"),
+    City("Calgary", "Alberta", "Canada", 51.0447, -114.0719, 1045.0, "America/Edmonton"),
+    City("Mexico City", "Mexico City", "Mexico", 19.4326, -99.1332, 2240.0, "America/Mexico_City"),
+    City("Monterrey", "Nuevo Leon", "Mexico", 25.6866, -100.3161, 540.0, "America/Monterrey"),
+    City("Sao Paulo", "Sao Paulo", "Brazil", -23.5505, -46.6333, 760.0, "America/Sao_Paulo"),
+    City("Buenos Aires", "Buenos Aires", "Argentina", -34.6037, -58.3816, 25.0, "America/Argentina/Buenos_Aires"),
+    City("Santiago", "Santiago Metropolitan", "Chile", -33.4489, -70.6693, 570.0, "America/Santiago"),
+    City("Bogota", "Bogota", "Colombia", 4.7110, -74.0721, 2640.0, "America/Bogota"),
+    City("London", "England", "United Kingdom", 51.5074, -0.1278, 11.0, "Europe/London"),
+    City("Manchester", "England", "United Kingdom", 53.4808, -2.2426, 38.0, "Europe/London"),
+    City("Dublin", "Leinster", "Ireland", 53.3498, -6.2603, 20.0, "Europe/Dublin"),
+    City("Paris", "Ile-de-France", "France", 48.8566, 2.3522, 35.0, "Europe/Paris"),
+    City("Lyon", "Auvergne-Rhone-Alpes", "France", 45.7640, 4.8357, 173.0, "Europe/Paris"),
+    City("Berlin", "Berlin", "Germany", 52.5200, 13.4050, 34.0, "Europe/Berlin"),
+    City("Munich", "Bavaria", "Germany", 48.1351, 11.5820, 519.0, "Europe/Berlin"),
+    City("Hamburg", "Hamburg", "Germany", 53.5511, 9.9937, 6.0, "Europe/Berlin"),
+    City("Amsterdam", "North Holland", "Netherlands", 52.3676, 4.9041, -2.0, "Europe/Amsterdam"),
+    City("Rotterdam", "South Holland", "Netherlands", 51.9244, 4.4777, 0.0, "Europe/Amsterdam"),
+    City("Brussels", "Brussels-Capital", "Belgium", 50.8503, 4.3517, 13.0, "Europe/Brussels"),
+    City("Madrid", "Community of Madrid", "Spain", 40.4168, -3.7038, 667.0, "Europe/Madrid"),
+    City("Barcelona", "Catalonia", "Spain", 41.3874, 2.1686, 12.0, "Europe/Madrid"),
+    City("Milan", "Lombardy", "Italy", 45.4642, 9.1900, 120.0, "Europe/Rome"),
+    City("Rome", "Lazio", "Italy", 41.9028, 12.4964, 21.0, "Europe/Rome"),
+    City("Zurich", "Zurich", "Switzerland", 47.3769, 8.5417, 408.0, "Europe/Zurich"),
+    City("Vienna", "Vienna", "Austria", 48.2082, 16.3738, 190.0, "Europe/Vienna"),
+    City("Stockholm", "Stockholm", "Sweden", 59.3293, 18.0686, 28.0, "Europe/Stockholm"),
+    City("Copenhagen", "Capital Region", "Denmark", 55.6761, 12.5683, 14.0, "Europe/Copenhagen"),
+    City("Oslo", "Oslo", "Norway", 59.9139, 10.7522, 23.0, "Europe/Oslo"),
+    City("Helsinki", "Uusimaa", "Finland", 60.1699, 24.9384, 17.0, "Europe/Helsinki"),
+    City("Warsaw", "Masovia", "Poland", 52.2297, 21.0122, 100.0, "Europe/Warsaw"),
+    City("Prague", "Prague", "Czechia", 50.0755, 14.4378, 235.0, "Europe/Prague"),
+    City("Istanbul", "Istanbul", "Turkey", 41.0082, 28.9784, 39.0, "Europe/Istanbul"),
+    City("Dubai", "Dubai", "United Arab Emirates", 25.2048, 55.2708, 16.0, "Asia/Dubai"),
+    City("Riyadh", "Riyadh", "Saudi Arabia", 24.7136, 46.6753, 612.0, "Asia/Riyadh"),
+    City("Johannesburg", "Gauteng", "South Africa", -26.2041, 28.0473, 1753.0, "Africa/Johannesburg"),
+    City("Cape Town", "Western Cape", "South Africa", -33.9249, 18.4241, 25.0, "Africa/Johannesburg"),
+    City("Lagos", "Lagos", "Nigeria", 6.5244, 3.3792, 41.0, "Africa/Lagos"),
+    City("Nairobi", "Nairobi", "Kenya", -1.2921, 36.8219, 1795.0, "Africa/Nairobi"),
+    City("Cairo", "Cairo", "Egypt", 30.0444, 31.2357, 23.0, "Africa/Cairo"),
+    City("Mumbai", "Maharashtra", "India", 19.0760, 72.8777, 14.0, "Asia/Kolkata"),
+    City("Bengaluru", "Karnataka", "India", 12.9716, 77.5946, 920.0, "Asia/Kolkata"),
+    City("Delhi", "Delhi", "India", 28.7041, 77.1025, 216.0, "Asia/Kolkata"),
+    City("Singapore", "Singapore", "Singapore", 1.3521, 103.8198, 15.0, "Asia/Singapore"),
+    City("Bangkok", "Bangkok", "Thailand", 13.7563, 100.5018, 2.0, "Asia/Bangkok"),
+    City("Jakarta", "Jakarta", "Indonesia", -6.2088, 106.8456, 8.0, "Asia/Jakarta"),
+    City("Hong Kong", "Hong Kong", "China", 22.3193, 114.1694, 32.0, "Asia/Hong_Kong"),
+    City("Shanghai", "Shanghai", "China", 31.2304, 121.4737, 4.0, "Asia/Shanghai"),
+    City("Shenzhen", "Guangdong", "China", 22.5431, 114.0579, 20.0, "Asia/Shanghai"),
+    City("Beijing", "Beijing", "China", 39.9042, 116.4074, 44.0, "Asia/Shanghai"),
+    City("Seoul", "Seoul", "South Korea", 37.5665, 126.9780, 38.0, "Asia/Seoul"),
+    City("Tokyo", "Tokyo", "Japan", 35.6762, 139.6503, 40.0, "Asia/Tokyo"),
+    City("Osaka", "Osaka", "Japan", 34.6937, 135.5023, 12.0, "Asia/Tokyo"),
+    City("Taipei", "Taipei", "Taiwan", 25.0330, 121.5654, 9.0, "Asia/Taipei"),
+    City("Manila", "Metro Manila", "Philippines", 14.5995, 120.9842, 13.0, "Asia/Manila"),
+    City("Sydney", "New South Wales", "Australia", -33.8688, 151.2093, 58.0, "Australia/Sydney"),
+    City("Melbourne", "Victoria", "Australia", -37.8136, 144.9631, 31.0, "Australia/Melbourne"),
+    City("Brisbane", "Queensland", "Australia", -27.4698, 153.0251, 27.0, "Australia/Brisbane"),
+    City("Perth", "Western Australia", "Australia", -31.9505, 115.8605, 31.0, "Australia/Perth"),
+    City("Auckland", "Auckland", "New Zealand", -36.8485, 174.7633, 26.0, "Pacific/Auckland"),
+)

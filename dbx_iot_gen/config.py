@@ -1,0 +1,300 @@
+"""The validated, frozen configuration of a dataset, with scale presets.
+
+A config is checked completely when it is made: a wrong value raises one
+:class:`~dbx_iot_gen.errors.InvalidConfigError` naming the field and what is accepted, before
+Spark runs anything.
+
+Example:
+    >>> cfg = IoTConfig.preset("tiny", seed=7)
+    >>> cfg.n_devices, cfg.seed
+    (60, 7)
+    >>> cfg.replace(n_devices=120).n_devices
+    120
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from dbx_iot_gen.catalog import DEFAULT_DEVICE_TYPE_WEIGHTS, DEVICE_TYPES
+from dbx_iot_gen.errors import InvalidConfigError
+
+__all__ = ["SCALES", "IoTConfig", "PatternConfig"]
+
+_MAX_DAYS = 3 * 366
+_TYPE_NAMES = tuple(t.name for t in DEVICE_TYPES)
+
+
+def _num(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
+def _check_range(name: str, value: Any, low: float, high: float, *, integer: bool = False) -> None:
+    kind = "a whole number" if integer else "a number"
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type or (not integer and not math.isfinite(value)):
+        raise InvalidConfigError(name, f"must be {kind} from {_num(low)} to {_num(high)}, got {value!r}")
+    if not low <= value <= high:
+        raise InvalidConfigError(name, f"must be from {_num(low)} to {_num(high)}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class PatternConfig:
+    """Amplitudes and windows of the realism patterns (SPEC section 3); defaults are the seed's.
+
+    Attributes:
+        temperature_seasonal_amplitude: half the summer-to-winter swing of temperature, in C.
+        temperature_daily_amplitude: half the night-to-afternoon swing, in C.
+        noise_level: multiplier of the per-reading noise of every metric (1 = the seed's noise).
+        drift_per_day: how far a sensor drifts per day since install, as a share of the metric's
+            typical value (the seed's 0.001 per day).
+        business_hours_start: first local hour of business hours (power is high).
+        business_hours_end: local hour at which business hours end.
+    """
+
+    temperature_seasonal_amplitude: float = 15.0
+    temperature_daily_amplitude: float = 5.0
+    noise_level: float = 1.0
+    drift_per_day: float = 0.001
+    business_hours_start: int = 8
+    business_hours_end: int = 18
+
+    def __post_init__(self) -> None:
+        _check_range("patterns.temperature_seasonal_amplitude", self.temperature_seasonal_amplitude, 0, 40)
+        _check_range("patterns.temperature_daily_amplitude", self.temperature_daily_amplitude, 0, 20)
+        _check_range("patterns.noise_level", self.noise_level, 0, 10)
+        _check_range("patterns.drift_per_day", self.drift_per_day, 0, 0.05)
+        _check_range("patterns.business_hours_start", self.business_hours_start, 0, 23, integer=True)
+        _check_range("patterns.business_hours_end", self.business_hours_end, 1, 24, integer=True)
+        if self.business_hours_end <= self.business_hours_start:
+            raise InvalidConfigError(
+                "patterns.business_hours_end",
+                f"must be after business_hours_start ({self.business_hours_start}), "
+                f"got {self.business_hours_end}",
+            )
+
+
+def _utc(value: datetime | str, name: str) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidConfigError(
+                name, f"must be an ISO-8601 date or time such as 2024-01-01T00:00:00, got {value!r}"
+            ) from None
+    if not isinstance(value, datetime):
+        raise InvalidConfigError(name, f"must be a datetime or an ISO-8601 string, got {value!r}")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class IoTConfig:
+    """Everything that decides a generated dataset. Same config, same rows.
+
+    Attributes:
+        seed: the seed every random value derives from.
+        start: first instant of the data (UTC).
+        end: end of the data (UTC, excluded).
+        n_locations: facilities in ``locations``.
+        n_devices: devices in ``devices`` (ids from 1000).
+        reading_cadence_seconds: seconds between two readings of one device and metric.
+        reading_jitter_seconds: largest delay of a reading after its tick.
+        telemetry_cadence_seconds: seconds between two GPS points of a vehicle.
+        telemetry_hours: hours of telemetry from ``start`` (capped at ``end``).
+        device_type_weights: share of each device type in the fleet.
+        partitions: partitions of the large tables; ``None`` picks them from the row count.
+        scale: the preset the config came from (informational).
+        patterns: amplitudes and windows of the realism patterns.
+
+    Example:
+        >>> IoTConfig(n_devices=10)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        dbx_iot_gen.errors.InvalidConfigError: n_devices: must be from 20 to 1,000,000, got 10
+    """
+
+    seed: int = 42
+    start: datetime = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    end: datetime = datetime(2024, 1, 8, tzinfo=timezone.utc)
+    n_locations: int = 50
+    n_devices: int = 1_000
+    reading_cadence_seconds: int = 300
+    reading_jitter_seconds: float = 2.0
+    telemetry_cadence_seconds: int = 5
+    telemetry_hours: float = 6.0
+    device_type_weights: Mapping[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_DEVICE_TYPE_WEIGHTS)
+    )
+    partitions: int | None = None
+    scale: str = "small"
+    patterns: PatternConfig = field(default_factory=PatternConfig)
+
+    def __post_init__(self) -> None:
+        _check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
+        object.__setattr__(self, "start", _utc(self.start, "start"))
+        object.__setattr__(self, "end", _utc(self.end, "end"))
+        days = (self.end - self.start).total_seconds() / 86400
+        if days <= 0:
+            raise InvalidConfigError("end", f"must be after start ({self.start.isoformat()}), got "
+                                            f"{self.end.isoformat()}")
+        if days > _MAX_DAYS:
+            raise InvalidConfigError("end", f"must be at most {_MAX_DAYS} days after start, got {days:.0f}")
+        if self.start.year < 1971 or self.end.year > 2200:
+            raise InvalidConfigError("start", "must lie between the years 1971 and 2200")
+        _check_range("n_locations", self.n_locations, 1, 100_000, integer=True)
+        _check_range("n_devices", self.n_devices, 20, 1_000_000, integer=True)
+        _check_range("reading_cadence_seconds", self.reading_cadence_seconds, 1, 86_400, integer=True)
+        if self.reading_cadence_seconds > days * 86400:
+            raise InvalidConfigError("reading_cadence_seconds",
+                                     f"must not exceed the time range ({days * 86400:.0f} s)")
+        _check_range("reading_jitter_seconds", self.reading_jitter_seconds, 0,
+                     self.reading_cadence_seconds / 2)
+        _check_range("telemetry_cadence_seconds", self.telemetry_cadence_seconds, 1, 3_600, integer=True)
+        _check_range("telemetry_hours", self.telemetry_hours, self.telemetry_cadence_seconds / 3600, 24 * 31)
+        if self.partitions is not None:
+            _check_range("partitions", self.partitions, 1, 100_000, integer=True)
+        if self.scale not in SCALES and self.scale != "custom":
+            raise InvalidConfigError("scale", f"must be one of {', '.join(SCALES)} or custom, got {self.scale!r}")
+        self._check_weights()
+        if isinstance(self.patterns, Mapping):
+            object.__setattr__(self, "patterns", _build(PatternConfig, self.patterns, "patterns."))
+        if not isinstance(self.patterns, PatternConfig):
+            raise InvalidConfigError("patterns", "must be a PatternConfig or a mapping of its fields")
+
+    def _check_weights(self) -> None:
+        weights = self.device_type_weights
+        if not isinstance(weights, Mapping):
+            raise InvalidConfigError("device_type_weights", "must map device types to weights")
+        unknown = sorted(set(weights) - set(_TYPE_NAMES))
+        if unknown:
+            raise InvalidConfigError(
+                "device_type_weights", f"unknown device type {unknown[0]!r}; accepted: {', '.join(_TYPE_NAMES)}"
+            )
+        for name, weight in weights.items():
+            _check_range(f"device_type_weights[{name!r}]", weight, 0, 1e6)
+        if sum(weights.values()) <= 0:
+            raise InvalidConfigError("device_type_weights", "at least one weight must be above 0")
+        # store every type, with 0 for the ones left out, in the catalog's order
+        object.__setattr__(self, "device_type_weights", {n: float(weights.get(n, 0.0)) for n in _TYPE_NAMES})
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def preset(cls, scale: str = "small", **overrides: Any) -> IoTConfig:
+        """The config of a scale preset (tiny, small, medium, large), with fields overridden.
+
+        Example:
+            >>> IoTConfig.preset("medium").n_devices
+            10000
+        """
+        if scale not in SCALES:
+            raise InvalidConfigError("scale", f"must be one of {', '.join(SCALES)}, got {scale!r}")
+        values: dict[str, Any] = {**SCALES[scale], "scale": scale}
+        values.update(overrides)
+        return _build(cls, values, "")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> IoTConfig:
+        """A config from a mapping (a parsed JSON file, say); ``scale`` picks the preset it starts from.
+
+        Example:
+            >>> IoTConfig.from_dict({"scale": "tiny", "seed": 3, "patterns": {"noise_level": 0.5}}).seed
+            3
+        """
+        if not isinstance(values, Mapping):
+            raise InvalidConfigError("config", "must be a JSON object of config fields")
+        values = dict(values)
+        scale = values.pop("scale", "small")
+        return cls.preset(scale, **values)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> IoTConfig:
+        """A config from a JSON file of fields (see :meth:`from_dict`)."""
+        p = Path(path)
+        try:
+            values = json.loads(p.read_text())
+        except FileNotFoundError:
+            raise InvalidConfigError("config", f"file not found: {p}") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InvalidConfigError("config", f"cannot read {p} as JSON: {exc}") from None
+        return cls.from_dict(values)
+
+    def replace(self, **changes: Any) -> IoTConfig:
+        """A copy with some fields changed, validated again."""
+        return _build(type(self), {**self._fields(), **changes}, "")
+
+    def _fields(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as JSON-ready values (for the manifest)."""
+        out = self._fields()
+        out["start"] = self.start.isoformat()
+        out["end"] = self.end.isoformat()
+        out["device_type_weights"] = dict(self.device_type_weights)
+        out["patterns"] = dataclasses.asdict(self.patterns)
+        return out
+
+    # ------------------------------------------------------------------ derived values
+
+    @property
+    def duration_seconds(self) -> int:
+        """Length of the time range in whole seconds."""
+        return int((self.end - self.start).total_seconds())
+
+    @property
+    def start_micros(self) -> int:
+        """``start`` as microseconds since the epoch."""
+        return int(self.start.timestamp()) * 1_000_000
+
+    @property
+    def reading_ticks(self) -> int:
+        """Ticks of one device and metric in the time range."""
+        return self.duration_seconds // self.reading_cadence_seconds
+
+    @property
+    def telemetry_ticks(self) -> int:
+        """GPS points of one vehicle."""
+        seconds = min(self.telemetry_hours * 3600, self.duration_seconds)
+        return max(1, int(seconds // self.telemetry_cadence_seconds))
+
+
+def _build(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise InvalidConfigError(f"{prefix}{unknown[0]}", f"unknown field; accepted: {', '.join(sorted(names))}")
+    try:
+        return cls(**values)
+    except TypeError as exc:  # a value of the wrong kind deep in a comparison
+        raise InvalidConfigError(prefix.rstrip(".") or "config", str(exc)) from None
+
+
+# Scale presets. medium is the seed's size: 10,000 devices, about 50 million readings.
+SCALES: dict[str, dict[str, Any]] = {
+    "tiny": {
+        "n_locations": 8, "n_devices": 60, "start": "2024-03-01T00:00:00", "end": "2024-03-03T00:00:00",
+        "reading_cadence_seconds": 600, "telemetry_hours": 1.0, "partitions": 2,
+    },
+    "small": {
+        "n_locations": 50, "n_devices": 1_000, "start": "2024-01-01T00:00:00", "end": "2024-01-08T00:00:00",
+        "reading_cadence_seconds": 300, "telemetry_hours": 6.0,
+    },
+    "medium": {
+        "n_locations": 500, "n_devices": 10_000, "start": "2024-01-01T00:00:00",
+        "end": "2024-01-19T12:00:00", "reading_cadence_seconds": 300, "telemetry_hours": 14.0,
+    },
+    "large": {
+        "n_locations": 2_000, "n_devices": 100_000, "start": "2024-01-01T00:00:00",
+        "end": "2024-03-01T00:00:00", "reading_cadence_seconds": 300, "telemetry_hours": 24.0,
+    },
+}

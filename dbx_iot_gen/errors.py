@@ -1,0 +1,28 @@
+"""The one exception hierarchy of dbx_iot_gen.
+
+Every error the library raises on purpose is a :class:`DbxIotGenError`, so callers (and the
+CLI) can tell a bad argument from a Spark failure.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DbxIotGenError", "InvalidConfigError", "OutputError"]
+
+
+class DbxIotGenError(Exception):
+    """Base class of every error raised by dbx_iot_gen."""
+
+
+class InvalidConfigError(DbxIotGenError, ValueError):
+    """A config field or argument has a value outside what is accepted.
+
+    The message names the field and the accepted values or range.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class OutputError(DbxIotGenError):
+    """The output location cannot be used (not writable, a file where a folder is needed...)."""

@@ -1,0 +1,155 @@
+"""Realism patterns as SQL expression builders: local time, seasons, daily cycles, business hours,
+drift with age, continuity. Each pattern is written once here and used by every table that needs it.
+
+All builders return Spark SQL strings over epoch seconds and hash-derived parameters: native
+expressions only, no state, so any row is computable on its own.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from dbx_iot_gen.catalog import CITIES
+from dbx_iot_gen.config import IoTConfig, PatternConfig
+from dbx_iot_gen.rand import dbl
+
+__all__ = ["LocalTime", "business_schedule", "daily_cycle", "seasonal_cycle", "slow_wander"]
+
+TWO_PI = "6.283185307179586D"
+_TIMEZONES = tuple(sorted({c.timezone for c in CITIES}))
+_CITY_TZ = tuple(_TIMEZONES.index(c.timezone) for c in CITIES)
+
+
+def _offset(tz: ZoneInfo, epoch: int) -> int:
+    delta = datetime.fromtimestamp(epoch, timezone.utc).astimezone(tz).utcoffset()
+    return int(delta.total_seconds()) if delta is not None else 0
+
+
+def _transitions(tz: ZoneInfo, lo: int, hi: int) -> list[int]:
+    """Epoch seconds in [lo, hi] at which the UTC offset of ``tz`` changes (daily scan, then bisect)."""
+    out = []
+    day = 86_400
+    t, prev = lo, _offset(tz, lo)
+    while t < hi:
+        nxt = min(t + day, hi)
+        cur = _offset(tz, nxt)
+        if cur != prev:
+            a, b = t, nxt  # offset(a) == prev, offset(b) == cur
+            while b - a > 1:
+                mid = (a + b) // 2
+                if _offset(tz, mid) == prev:
+                    a = mid
+                else:
+                    b = mid
+            out.append(b)
+            prev = cur
+        t = nxt
+    return out
+
+
+class LocalTime:
+    """Facility-local wall-clock time by arithmetic, exact for the config's time range.
+
+    ``from_utc_timestamp`` with a per-row zone parses the zone name on every row (measured here:
+    2 M rows/s against 35 M rows/s for this lookup). Instead the UTC offsets of every zone over
+    the data's range are computed once in Python with ``zoneinfo``: the range is cut at every
+    offset change of any zone, and a literal table holds each zone's offset per segment.
+
+    Example:
+        >>> lt = LocalTime(IoTConfig.preset("tiny"))
+        >>> expr = lt.local_seconds("epoch_s", "city_idx")
+    """
+
+    def __init__(self, config: IoTConfig) -> None:
+        lo = int((config.start - timedelta(days=2)).timestamp())
+        hi = int((config.end + timedelta(days=2)).timestamp())
+        zones = [ZoneInfo(name) for name in _TIMEZONES]
+        cuts = sorted({t for z in zones for t in _transitions(z, lo, hi)})
+        self.cuts: tuple[int, ...] = tuple(cuts)
+        starts = [lo, *cuts]
+        self.offsets: tuple[tuple[int, ...], ...] = tuple(
+            tuple(_offset(z, s) for z in zones) for s in starts
+        )
+
+    def offset_seconds(self, epoch_s: str, city_idx: str) -> str:
+        """UTC offset in seconds of the city's zone at ``epoch_s`` (bigint seconds)."""
+        n_tz = len(_TIMEZONES)
+        city_tz = f"element_at(array({', '.join(map(str, _CITY_TZ))}), {city_idx} + 1)"
+        flat = [o for seg in self.offsets for o in seg]
+        table = f"array({', '.join(map(str, flat))})"
+        segment = self._segment(epoch_s, 0, len(self.cuts))
+        return f"element_at({table}, cast({segment} * {n_tz} + {city_tz} + 1 as int))"
+
+    def _segment(self, epoch_s: str, lo: int, hi: int) -> str:
+        # nested IFs: a binary search over the cut points, O(log n) per row
+        if lo == hi:
+            return str(lo)
+        mid = (lo + hi) // 2
+        return f"IF({epoch_s} < {self.cuts[mid]}L, {self._segment(epoch_s, lo, mid)}, " \
+               f"{self._segment(epoch_s, mid + 1, hi)})"
+
+    def local_seconds(self, epoch_s: str, city_idx: str) -> str:
+        """Local wall-clock time as seconds since 1970-01-01 00:00 local."""
+        return f"({epoch_s} + {self.offset_seconds(epoch_s, city_idx)})"
+
+    def offset_at(self, epoch_s: int, city: int) -> int:
+        """The same lookup in Python (for tests)."""
+        return self.offsets[bisect.bisect_right(self.cuts, epoch_s)][_CITY_TZ[city]]
+
+
+def hour_of_day(local_s: str) -> str:
+    """Local hour as a double in [0, 24)."""
+    return f"(pmod({local_s}, 86400L) / 3600D)"
+
+
+def day_of_week(local_s: str) -> str:
+    """Local day of the week, Monday = 0 ... Sunday = 6 (1970-01-01 was a Thursday)."""
+    return f"pmod(floor({local_s} / 86400D) + 3L, 7L)"
+
+
+def seasonal_cycle(local_s: str, hemisphere: str) -> str:
+    """Yearly cycle in [-1, 1]: +1 at the northern midsummer (late July, like the seed), flipped
+    south of the equator (``hemisphere`` is +1 or -1)."""
+    return f"({hemisphere} * sin({TWO_PI} * ({local_s} / 86400D - 80D) / 365.2422D - 0.3D))"
+
+
+def daily_cycle(local_s: str) -> str:
+    """Daily cycle in [-1, 1]: coolest before dawn, warmest mid-afternoon (the seed's phase)."""
+    return f"sin({TWO_PI} * ({hour_of_day(local_s)} - 9D) / 24D)"
+
+
+def slow_wander(epoch_s: str, phase1: str, phase2: str, period1_h: str, period2_h: str) -> str:
+    """Two slow sinusoids with channel-specific periods and phases, in [-1, 1]: looks like the seed's
+    random walk, computed without state."""
+    return (f"(0.6D * sin({TWO_PI} * ({epoch_s} / (3600D * {period1_h}) + {phase1}))"
+            f" + 0.4D * sin({TWO_PI} * ({epoch_s} / (3600D * {period2_h}) + {phase2})))")
+
+
+def business_schedule(local_s: str, patterns: PatternConfig, *, business: str, evening: str,
+                      night: str, weekend: str) -> str:
+    """One of four SQL values by local time: business hours on weekdays, weekday evenings
+    (business end to 22:00), nights, weekends."""
+    hour = f"(pmod({local_s}, 86400L) div 3600L)"
+    start, end = patterns.business_hours_start, patterns.business_hours_end
+    return (f"(CASE WHEN {day_of_week(local_s)} >= 5L THEN {weekend}"
+            f" WHEN {hour} >= {start}L AND {hour} < {end}L THEN {business}"
+            f" WHEN {hour} >= {end}L AND {hour} < {max(end, 22)}L THEN {evening}"
+            f" ELSE {night} END)")
+
+
+def hemisphere_of_city(city_idx: str) -> str:
+    """+1 north of the equator, -1 south."""
+    return f"element_at(array({', '.join('1D' if c.latitude >= 0 else '-1D' for c in CITIES)}), {city_idx} + 1)"
+
+
+def city_attribute(city_idx: str, attribute: str) -> str:
+    """A numeric attribute of ``CITIES`` (latitude, longitude, altitude) by city index expression."""
+    return f"element_at(array({', '.join(dbl(getattr(c, attribute)) for c in CITIES)}), {city_idx} + 1)"
+
+
+def city_string(city_idx: str, attribute: str) -> str:
+    """A string attribute of ``CITIES`` (name, region, country, timezone) by city index expression."""
+    values = ", ".join("'" + getattr(c, attribute).replace("'", "\\'") + "'" for c in CITIES)
+    return f"element_at(array({values}), {city_idx} + 1)"
