@@ -18,6 +18,7 @@ from functools import cached_property
 
 from dbx_iot_gen.catalog import CITIES, DEVICE_TYPES, DeviceType
 from dbx_iot_gen.config import IoTConfig
+from dbx_iot_gen.errors import InvalidConfigError
 from dbx_iot_gen.rand import Randomness, salt
 
 __all__ = ["FIRST_DEVICE_ID", "PROFILES", "ChannelBlock", "FleetLayout"]
@@ -26,6 +27,10 @@ FIRST_DEVICE_ID = 1000
 
 # (device type, metric) of every kind of readings channel, in catalog order.
 PROFILES: tuple[tuple[str, str], ...] = tuple((t.name, m) for t in DEVICE_TYPES for m in t.metrics)
+# Slots hold the one-metric types first, then the two-metric types, then those without readings,
+# so that a channel maps to its slot with one comparison.
+SLOT_ORDER: tuple[DeviceType, ...] = tuple(sorted(DEVICE_TYPES, key=lambda t: {1: 0, 2: 1, 0: 2}[len(t.metrics)]))
+assert all(len(t.metrics) <= 2 for t in DEVICE_TYPES), "channel arithmetic handles one or two metrics"
 
 
 def _coprime_multiplier(n: int, seed: int, what: str) -> int:
@@ -87,19 +92,27 @@ class FleetLayout:
         self.type_counts: dict[str, int] = {t.name: c for t, c in zip(DEVICE_TYPES, counts)}
         self._first_slot: dict[str, int] = {}
         slot = 0
-        for t, c in zip(DEVICE_TYPES, counts):
+        for t in SLOT_ORDER:
             self._first_slot[t.name] = slot
-            slot += c
+            slot += self.type_counts[t.name]
+        self.n_single_channels = sum(self.type_counts[t.name] for t in SLOT_ORDER if len(t.metrics) == 1)
         self.mult = _coprime_multiplier(n, config.seed, "device_slot")
         self.offset = salt(config.seed, "fleet", "device_offset") % n
         self.mult_inverse = pow(self.mult, -1, n) if n > 1 else 0
         blocks, channel = [], 0
-        for t, c in zip(DEVICE_TYPES, counts):
+        for t in SLOT_ORDER:
+            c = self.type_counts[t.name]
             if t.metrics and c:
                 blocks.append(ChannelBlock(t, self._first_slot[t.name], c, channel))
                 channel += c * len(t.metrics)
         self.channel_blocks: tuple[ChannelBlock, ...] = tuple(blocks)
         self.n_channels = channel
+        if not channel:
+            raise InvalidConfigError(
+                "device_type_weights",
+                "must give at least one device a type with readings: "
+                + ", ".join(t.name for t in DEVICE_TYPES if t.metrics),
+            )
         self.n_vehicles = self.type_counts["GPS Tracker"]
         self.city_mult = _coprime_multiplier(len(CITIES), config.seed, "city")
         self.city_offset = salt(config.seed, "fleet", "city_offset") % len(CITIES)
@@ -121,22 +134,22 @@ class FleetLayout:
     def slot_of(self, device_id: str) -> str:
         """Slot of a device id expression."""
         n = self.config.n_devices
-        return f"pmod({self.mult}L * ({device_id} - {FIRST_DEVICE_ID}L) + {self.offset}L, {n}L)"
+        return f"coalesce(pmod({self.mult}L * ({device_id} - {FIRST_DEVICE_ID}L) + {self.offset}L, {n}L), 0L)"
 
     def device_of_slot(self, slot: str) -> str:
         """Device id of a slot expression (the inverse permutation)."""
         n = self.config.n_devices
-        return f"({FIRST_DEVICE_ID}L + pmod({self.mult_inverse}L * (({slot}) - {self.offset}L), {n}L))"
+        return f"({FIRST_DEVICE_ID}L + coalesce(pmod({self.mult_inverse}L * (({slot}) - {self.offset}L), {n}L), 0L))"
 
     def type_index_of_slot(self, slot: str) -> str:
         """Index into ``DEVICE_TYPES`` of a slot expression."""
+        present = [t for t in SLOT_ORDER if self.type_counts[t.name]]
         branches = []
         bound = 0
-        last = max(i for i, t in enumerate(DEVICE_TYPES) if self.type_counts[t.name])
-        for i, t in enumerate(DEVICE_TYPES[:last]):
+        for t in present[:-1]:
             bound += self.type_counts[t.name]
-            if self.type_counts[t.name]:
-                branches.append(f"WHEN {slot} < {bound}L THEN {i}")
+            branches.append(f"WHEN {slot} < {bound}L THEN {DEVICE_TYPES.index(t)}")
+        last = DEVICE_TYPES.index(present[-1])
         return f"(CASE {' '.join(branches)} ELSE {last} END)" if branches else str(last)
 
     def location_of(self, device_id: str) -> str:
@@ -147,7 +160,8 @@ class FleetLayout:
 
     def city_of_location(self, location_id: str) -> str:
         """Index into ``CITIES`` of a location id expression; the first locations get distinct cities."""
-        return f"cast(pmod({self.city_mult}L * ({location_id} - 1L) + {self.city_offset}L, {len(CITIES)}L) as int)"
+        return (f"cast(coalesce(pmod({self.city_mult}L * ({location_id} - 1L) + {self.city_offset}L, "
+                f"{len(CITIES)}L), 0L) as int)")
 
     def install_days_before_start(self, device_id: str) -> str:
         """Days between a device's install date and the data's start: 1 to 4 years."""
@@ -159,22 +173,22 @@ class FleetLayout:
         """(device_id, profile) SQL expressions of a channel index expression.
 
         The profile is an index into :data:`PROFILES`: the device type and metric of the channel.
+        One-metric channels come first (channel = slot); two-metric channels follow in pairs.
         """
-        dev_branches, profile_branches = [], []
+        n1 = self.n_single_channels
+        slot = f"IF({channel} < {n1}L, {channel}, {n1}L + shiftright({channel} - {n1}L, 1))"
+        branches, bound = [], 0
         for blk in self.channel_blocks:
-            local = f"({channel} - {blk.first_channel}L)"
-            k = len(blk.metrics)
-            slot = f"({blk.first_slot}L + {local} div {k}L)" if k > 1 else f"({blk.first_slot}L + {local})"
-            cond = f"{channel} < {blk.first_channel + blk.n_channels}L"
-            dev_branches.append(f"WHEN {cond} THEN {slot}")
             codes = [PROFILES.index((blk.device_type.name, m)) for m in blk.metrics]
-            if k == 1:
-                profile = str(codes[0])
+            if len(codes) == 1:
+                bound += blk.count
+                branches.append(f"WHEN {channel} < {bound}L THEN {codes[0]}")
             else:
-                profile = f"element_at(array({', '.join(map(str, codes))}), cast(pmod({local}, {k}L) as int) + 1)"
-            profile_branches.append(f"WHEN {cond} THEN {profile}")
-        slot_expr = f"(CASE {' '.join(dev_branches)} END)"
-        return self.device_of_slot(slot_expr), f"(CASE {' '.join(profile_branches)} END)"
+                branches.append(f"ELSE {codes[0]} + cast(({channel} - {n1}L) & 1L as int) * {codes[1] - codes[0]}")
+        if not branches[-1].startswith("ELSE"):
+            branches[-1] = "ELSE " + branches[-1].split(" THEN ")[1]
+        profile = f"(CASE {' '.join(branches)} END)" if len(branches) > 1 else f"({branches[0][5:]})"
+        return self.device_of_slot(slot), profile
 
     def vehicle_device(self, vehicle: str) -> str:
         """Device id of a vehicle index expression (GPS trackers in slot order)."""

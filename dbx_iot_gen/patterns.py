@@ -75,12 +75,13 @@ class LocalTime:
 
     def offset_seconds(self, epoch_s: str, city_idx: str) -> str:
         """UTC offset in seconds of the city's zone at ``epoch_s`` (bigint seconds)."""
-        n_tz = len(_TIMEZONES)
-        city_tz = f"element_at(array({', '.join(map(str, _CITY_TZ))}), {city_idx} + 1)"
-        flat = [o for seg in self.offsets for o in seg]
+        n = len(CITIES)
+        flat = [seg[tz] for seg in self.offsets for tz in _CITY_TZ]  # one row of cities per segment
         table = f"array({', '.join(map(str, flat))})"
+        if not self.cuts:
+            return f"element_at({table}, {city_idx} + 1)"
         segment = self._segment(epoch_s, 0, len(self.cuts))
-        return f"element_at({table}, cast({segment} * {n_tz} + {city_tz} + 1 as int))"
+        return f"element_at({table}, {segment} * {n} + {city_idx} + 1)"
 
     def _segment(self, epoch_s: str, lo: int, hi: int) -> str:
         # nested IFs: a binary search over the cut points, O(log n) per row
@@ -99,32 +100,44 @@ class LocalTime:
         return self.offsets[bisect.bisect_right(self.cuts, epoch_s)][_CITY_TZ[city]]
 
 
+# Divisions are nullable in Spark (and so bloat generated code with null checks): the builders
+# multiply by reciprocals and use coalesce() around integer div and pmod.
+_PER_DAY = "1.1574074074074073E-5D"  # 1 / 86400
+_PER_HOUR = "2.777777777777778E-4D"  # 1 / 3600
+
+
 def hour_of_day(local_s: str) -> str:
     """Local hour as a double in [0, 24)."""
-    return f"(pmod({local_s}, 86400L) / 3600D)"
+    return f"(coalesce(pmod({local_s}, 86400L), 0L) * {_PER_HOUR})"
 
 
 def day_of_week(local_s: str) -> str:
     """Local day of the week, Monday = 0 ... Sunday = 6 (1970-01-01 was a Thursday)."""
-    return f"pmod(floor({local_s} / 86400D) + 3L, 7L)"
+    return f"coalesce(pmod(coalesce({local_s} div 86400L, 0L) + 3L, 7L), 0L)"
+
+
+def sin_cycles(cycles: str) -> str:
+    """``sin(2 pi x)`` for ``x`` in cycles, reduced to one cycle first: the JVM's sine of a large
+    argument (epoch seconds times a rate) is twice as slow (measured here)."""
+    return f"sin({TWO_PI} * (({cycles}) - cast(({cycles}) as long)))"
 
 
 def seasonal_cycle(local_s: str, hemisphere: str) -> str:
     """Yearly cycle in [-1, 1]: +1 at the northern midsummer (late July, like the seed), flipped
     south of the equator (``hemisphere`` is +1 or -1)."""
-    return f"({hemisphere} * sin({TWO_PI} * ({local_s} / 86400D - 80D) / 365.2422D - 0.3D))"
+    return f"({hemisphere} * {sin_cycles(f'({local_s} * {_PER_DAY} - 80D) * {dbl(1 / 365.2422)} - 0.05D')})"
 
 
 def daily_cycle(local_s: str) -> str:
     """Daily cycle in [-1, 1]: coolest before dawn, warmest mid-afternoon (the seed's phase)."""
-    return f"sin({TWO_PI} * ({hour_of_day(local_s)} - 9D) / 24D)"
+    return f"sin({TWO_PI} * ({hour_of_day(local_s)} - 9D) * {dbl(1 / 24)})"
 
 
-def slow_wander(epoch_s: str, phase1: str, phase2: str, period1_h: str, period2_h: str) -> str:
-    """Two slow sinusoids with channel-specific periods and phases, in [-1, 1]: looks like the seed's
-    random walk, computed without state."""
-    return (f"(0.6D * sin({TWO_PI} * ({epoch_s} / (3600D * {period1_h}) + {phase1}))"
-            f" + 0.4D * sin({TWO_PI} * ({epoch_s} / (3600D * {period2_h}) + {phase2})))")
+def slow_wander(seconds: str, phase1: str, phase2: str, rate1: str, rate2: str) -> str:
+    """Two slow sinusoids with channel-specific rates (cycles per second) and phases, in [-1, 1]:
+    looks like the seed's random walk, computed without state."""
+    return (f"(0.6D * {sin_cycles(f'{seconds} * {rate1} + {phase1}')}"
+            f" + 0.4D * {sin_cycles(f'{seconds} * {rate2} + {phase2}')})")
 
 
 def business_schedule(local_s: str, patterns: PatternConfig, *, business: str, evening: str,

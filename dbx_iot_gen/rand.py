@@ -9,7 +9,7 @@ in streaming.
 Example:
     >>> rnd = Randomness(seed=42, table="sensor_readings")
     >>> rnd.uniform("jitter", "id")  # doctest: +ELLIPSIS
-    '((xxhash64(...L, id) & 9007199254740991L) / 9007199254740992D)'
+    '((xxhash64(...L, id) & 9007199254740991L) * 1.1102230246251565E-16D)'
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from dataclasses import dataclass
 __all__ = ["Randomness", "dbl", "salt", "split_uniform", "sql_str", "weighted_case"]
 
 _MASK53 = 9007199254740991  # 2**53 - 1: a double holds 53 bits exactly
-_TWO53 = 9007199254740992
 _FIELD_BITS = 21  # three independent uniforms of 21 bits from one 64-bit hash
 _FIELD_MASK = (1 << _FIELD_BITS) - 1
+_FIELD_SCALE = "4.76837158203125E-7D"  # 2**-21, exact
+_SCALE53 = "1.1102230246251565E-16D"  # 2**-53, exact
 
 
 def salt(seed: int, table: str, column: str) -> int:
@@ -50,7 +51,8 @@ def split_uniform(hash_expr: str, part: int) -> str:
     if part not in (0, 1, 2):
         raise ValueError(f"part must be 0, 1 or 2, got {part}")
     shift = f"shiftrightunsigned({hash_expr}, {part * _FIELD_BITS})" if part else f"({hash_expr})"
-    return f"(({shift} & {_FIELD_MASK}L) / {dbl(_FIELD_MASK + 1)})"
+    # multiply by the exact reciprocal: a division is nullable in Spark, and null checks bloat the code
+    return f"(({shift} & {_FIELD_MASK}L) * {_FIELD_SCALE})"
 
 
 def weighted_case(u_expr: str, values: Sequence[str], weights: Sequence[float]) -> str:
@@ -89,7 +91,7 @@ class Randomness:
 
     def uniform(self, column: str, *keys: str) -> str:
         """Uniform double in [0, 1) with 53 bits of resolution."""
-        return f"(({self.hash(column, *keys)} & {_MASK53}L) / {_TWO53}D)"
+        return f"(({self.hash(column, *keys)} & {_MASK53}L) * {_SCALE53})"
 
     def uniforms(self, column: str, *keys: str) -> tuple[str, str, str]:
         """Three independent 21-bit uniforms in [0, 1) from a single hash (cheap)."""
@@ -104,7 +106,8 @@ class Randomness:
         """Uniform whole number in [low, high] (both included), as a bigint."""
         if high < low:
             raise ValueError(f"high ({high}) must be >= low ({low})")
-        return f"({low}L + pmod({self.hash(column, *keys)}, {high - low + 1}L))"
+        # coalesce: pmod is nullable in Spark's eyes, and null checks bloat the generated code
+        return f"({low}L + coalesce(pmod({self.hash(column, *keys)}, {high - low + 1}L), 0L))"
 
     def choice(self, column: str, *keys: str, values: Sequence[str], weights: Sequence[float]) -> str:
         """One of ``values`` (plain strings) with the given weights, as a SQL string expression."""
@@ -113,7 +116,7 @@ class Randomness:
     def normal(self, column: str, *keys: str, mean: float = 0.0, stddev: float = 1.0) -> str:
         """Normal value by Box-Muller from two 32-bit halves of one hash."""
         h = self.hash(column, *keys)
-        u1 = f"((({h}) & 4294967295L) + 1D) / 4294967297D"  # in (0, 1): ln() is finite
-        u2 = f"(shiftrightunsigned({h}, 32) / 4294967296D)"
+        u1 = f"(((({h}) & 4294967295L) + 1D) * 2.3283064365386963E-10D)"  # in (0, 1]: ln() is finite
+        u2 = f"(shiftrightunsigned({h}, 32) * 2.3283064365386963E-10D)"  # 2**-32
         z = f"(sqrt(-2D * ln({u1})) * cos(6.283185307179586D * {u2}))"
         return f"({dbl(mean)} + {dbl(stddev)} * {z})"
