@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
-
 from pyspark.sql import SparkSession
 
 __all__ = ["get_spark", "on_databricks"]
-
-_LOG4J = Path(__file__).with_name("log4j2.properties")
-
 
 def on_databricks() -> bool:
     """True inside a Databricks runtime (notebook, job or serverless)."""
@@ -46,8 +41,10 @@ def get_spark(app_name: str = "dbx-iot-gen", *, master: str = "local[2]") -> Spa
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", os.environ.get("DBX_IOT_GEN_DRIVER_MEMORY", "4g"))
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_LOG4J}")
         # a local Delta log is small: the default 50 snapshot partitions only cost time
         .config("spark.databricks.delta.snapshotPartitions", "2")
     )
-    return configure_spark_with_delta_pip(builder).getOrCreate()
+    spark = configure_spark_with_delta_pip(builder).getOrCreate()
+    # a session this function created is a classic local one: its log level can be set here
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark

@@ -11,7 +11,7 @@ from dbx_iot_gen.catalog import DEVICE_STATUS_WEIGHTS, DEVICE_STATUSES, DEVICE_T
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.fleet import FIRST_DEVICE_ID, FleetLayout
 from dbx_iot_gen.rand import Randomness, salt, sql_str
-from dbx_iot_gen.tables._spec import SpecBuilder
+from dbx_iot_gen.tables._spec import SpecBuilder, partitions_for
 from dbx_iot_gen.tables.locations import facility_coordinates, offset_coordinates
 
 __all__ = ["DEVICE_RADIUS_KM", "device_coordinates", "devices_spec"]
@@ -60,7 +60,7 @@ def devices_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     u_maker, u_model, _ = rnd.uniforms("maker_model", "device_id")
     fw_major, fw_minor, fw_patch = rnd.uniforms("firmware_version", "device_id")
     type_names = f"array({', '.join(sql_str(t.name) for t in DEVICE_TYPES)})"
-    b = SpecBuilder(spark, "devices", config.n_devices, 1, config.seed)
+    b = SpecBuilder(spark, "devices", config.n_devices, partitions_for(config, config.n_devices), config.seed)
     b.col("device_id", "long", f"id + {FIRST_DEVICE_ID}L")
     b.tmp("type_idx", "int", layout.type_index_of_slot(layout.slot_of("device_id")))
     b.col("device_serial", "string",

@@ -10,7 +10,7 @@ from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.fleet import FleetLayout
 from dbx_iot_gen.patterns import city_attribute, city_string
 from dbx_iot_gen.rand import Randomness, sql_str
-from dbx_iot_gen.tables._spec import SpecBuilder
+from dbx_iot_gen.tables._spec import SpecBuilder, partitions_for
 
 __all__ = ["FACILITY_RADIUS_KM", "facility_coordinates", "locations_spec"]
 
@@ -55,7 +55,7 @@ def locations_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     rnd = Randomness(config.seed, "locations")
     kinds = f"array({', '.join(sql_str(k) for k in FACILITY_KINDS)})"
     lat, lon = facility_coordinates(layout, "location_id")
-    b = SpecBuilder(spark, "locations", config.n_locations, 1, config.seed)
+    b = SpecBuilder(spark, "locations", config.n_locations, partitions_for(config, config.n_locations), config.seed)
     b.col("location_id", "long", "id + 1L")
     b.tmp("city_idx", "int", layout.city_of_location("location_id"))
     kind = f"element_at({kinds}, cast({rnd.int_range('kind', 'location_id', low=1, high=len(FACILITY_KINDS))} as int))"

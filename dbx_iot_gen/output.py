@@ -1,0 +1,122 @@
+"""Where data is written, and the only module that writes: landing JSON, Delta tables, manifest.
+
+Layout of a local run under ``DIR``::
+
+    DIR/landing/<table>/part-*.json   newline-delimited JSON, ISO-8601 timestamps (bronze-ready)
+    DIR/delta/<table>/                Delta tables
+    DIR/manifest.json                 written last: present only after a complete run
+    DIR/_dbx_iot_gen                  marks the folder as ours, so a re-run may replace it
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+from dbx_iot_gen.errors import OutputError
+
+__all__ = ["JSON_TIMESTAMP_FORMAT", "OutputLayout", "read_landing", "write_delta", "write_landing"]
+
+# ISO-8601 with microseconds, so landing JSON round-trips the Delta values exactly.
+JSON_TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"
+MARKER = "_dbx_iot_gen"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class OutputLayout:
+    """The folders of one output root.
+
+    Example:
+        >>> layout = OutputLayout.local("/tmp/iot")
+        >>> layout.delta_path("devices")
+        '/tmp/iot/delta/devices'
+    """
+
+    root: str
+
+    @classmethod
+    def local(cls, out_dir: str | os.PathLike[str]) -> OutputLayout:
+        """The layout of a local folder (made absolute)."""
+        return cls(str(Path(out_dir).expanduser().absolute()))
+
+    def landing_path(self, table: str) -> str:
+        return f"{self.root}/landing/{table}"
+
+    def delta_path(self, table: str) -> str:
+        return f"{self.root}/delta/{table}"
+
+    @property
+    def manifest_path(self) -> str:
+        return f"{self.root}/{MANIFEST}"
+
+    # ------------------------------------------------------------------ checks and lifecycle
+
+    def check_usable(self) -> None:
+        """Raise :class:`OutputError` unless the folder can take (or replace) an output.
+
+        Accepted: a folder that does not exist yet (its nearest existing parent writable), an
+        empty folder, or a folder holding an earlier dbx-iot-gen output. Nothing is written.
+        """
+        root = Path(self.root)
+        if root.exists():
+            if not root.is_dir():
+                raise OutputError(f"--out: {root} is a file; give a folder (new, empty, or an earlier output)")
+            if not os.access(root, os.W_OK | os.X_OK):
+                raise OutputError(f"--out: {root} is not writable")
+            entries = [p.name for p in root.iterdir()]
+            if entries and MARKER not in entries and MANIFEST not in entries:
+                raise OutputError(
+                    f"--out: {root} is not empty and holds no dbx-iot-gen output "
+                    f"(found {', '.join(sorted(entries)[:3])}); give a new or empty folder"
+                )
+            return
+        parent = root.parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise OutputError(f"--out: cannot create {root}: {parent} is not a writable folder")
+
+    def reset(self) -> None:
+        """Remove an earlier output (manifest first, so no half-replaced output claims success)."""
+        root = Path(self.root)
+        root.mkdir(parents=True, exist_ok=True)
+        (root / MANIFEST).unlink(missing_ok=True)
+        (root / MARKER).write_text("dbx-iot-gen output folder; a re-run replaces it\n")
+        for sub in ("landing", "delta"):
+            shutil.rmtree(root / sub, ignore_errors=True)
+
+    def write_manifest(self, manifest: Mapping[str, Any]) -> None:
+        """Write ``manifest.json`` atomically (temp file, then rename)."""
+        root = Path(self.root)
+        fd, tmp = tempfile.mkstemp(dir=root, prefix=".manifest-", suffix=".json")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(manifest, fh, indent=2, sort_keys=False)
+            fh.write("\n")
+        os.replace(tmp, root / MANIFEST)
+
+
+def write_landing(df: DataFrame, path: str) -> None:
+    """Write newline-delimited JSON with ISO-8601 (microsecond) timestamps, replacing ``path``."""
+    (df.write.mode("overwrite")
+     .option("timestampFormat", JSON_TIMESTAMP_FORMAT)
+     .option("ignoreNullFields", "false")
+     .json(path))
+
+
+def read_landing(spark: SparkSession, path: str, schema: Any) -> DataFrame:
+    """Read landing JSON back with a schema (a ``StructType`` or DDL string)."""
+    return spark.read.schema(schema).option("timestampFormat", JSON_TIMESTAMP_FORMAT).json(path)
+
+
+def write_delta(df: DataFrame, path: str) -> None:
+    """Write (or replace) a Delta table at ``path``."""
+    df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
