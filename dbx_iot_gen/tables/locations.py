@@ -15,8 +15,9 @@ from dbx_iot_gen.tables._spec import SpecBuilder, partitions_for
 __all__ = ["FACILITY_RADIUS_KM", "facility_coordinates", "locations_spec"]
 
 FACILITY_RADIUS_KM = 15.0
-KM_PER_DEG_LAT = 110.574
-KM_PER_DEG_LON_EQUATOR = 111.320
+# A degree on the mean Earth sphere (radius 6371 km), the same sphere as the haversine formula.
+KM_PER_DEG_LAT = 111.19492664455873
+KM_PER_DEG_LON_EQUATOR = KM_PER_DEG_LAT
 
 
 def offset_coordinates(lat: str, lon: str, rnd: Randomness, column: str, key: str,

@@ -1,0 +1,160 @@
+"""Invariants and realism patterns of ``sensor_readings`` (SPEC sections 2 and 3)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
+from dbx_iot_gen import IoTConfig, devices_spec, locations_spec, readings_spec
+from dbx_iot_gen.catalog import CITIES, DEVICE_TYPES, METRICS
+from dbx_iot_gen.patterns import LocalTime
+
+from .conftest import show
+
+
+@pytest.fixture(scope="module")
+def tables(spark, tiny):
+    devices = devices_spec(spark, tiny).build().cache()
+    locations = locations_spec(spark, tiny).build().cache()
+    readings = readings_spec(spark, tiny).build().cache()
+    local = (readings.join(devices.select("device_id", "device_type", "location_id", "install_date"), "device_id")
+             .join(locations.select("location_id", "timezone"), "location_id")
+             # local time computed independently of the library, with Spark's own zone rules
+             .withColumn("local_ts", F.from_utc_timestamp("timestamp", F.col("timezone")))
+             .withColumn("local_hour", F.hour("local_ts"))
+             .withColumn("weekend", F.dayofweek("local_ts").isin(1, 7))).cache()
+    return devices, readings, local
+
+
+def test_metric_and_unit_follow_the_device_type(tables):
+    _, _, local = tables
+    expected = {(t.name, m, METRICS[m].unit) for t in DEVICE_TYPES for m in t.metrics}
+    found = {tuple(r) for r in local.select("device_type", "metric_name", "unit").distinct().collect()}
+    assert found == expected
+
+
+def test_one_reading_per_device_metric_and_tick(tables, tiny):
+    devices, readings, _ = tables
+    per_channel = readings.groupBy("device_id", "metric_name").count()
+    wrong = per_channel.where(F.col("count") != tiny.reading_ticks)
+    assert wrong.count() == 0, show(wrong)
+    sensors = devices.where("device_type not in ('Camera', 'GPS Tracker')")
+    assert per_channel.select("device_id").distinct().count() == sensors.count()
+    tick = F.floor((F.unix_micros("timestamp") - tiny.start_micros) / (tiny.reading_cadence_seconds * 1e6))
+    with_tick = readings.withColumn("tick", tick)
+    assert with_tick.select("device_id", "metric_name", "tick").distinct().count() == readings.count()
+    jitter = (F.unix_micros("timestamp") - tiny.start_micros) - with_tick["tick"] * tiny.reading_cadence_seconds * 1e6
+    late = with_tick.where((jitter < 0) | (jitter > tiny.reading_jitter_seconds * 1e6))
+    assert late.count() == 0, "timestamps off their tick by more than the jitter:" + show(late)
+    assert readings.select("reading_id").distinct().count() == readings.count()
+
+
+def test_values_are_physically_plausible(tables):
+    _, readings, _ = tables
+    for metric in METRICS.values():
+        s = readings.where(F.col("metric_name") == metric.name).agg(
+            F.min("metric_value"), F.max("metric_value"), F.avg("metric_value")).first()
+        assert metric.low <= s[0] and s[1] <= metric.high, (metric, s)
+    pressure = readings.where("metric_name = 'pressure'").agg(F.avg("metric_value")).first()[0]
+    assert 1000 < pressure < 1025
+    bad = readings.where("quality_score < 0 or quality_score > 100 or metric_value is null "
+                         "or ingest_timestamp <= timestamp or is_anomaly")
+    assert bad.count() == 0, show(bad)
+
+
+def test_values_change_slowly_from_tick_to_tick(tables):
+    _, readings, _ = tables
+    w = Window.partitionBy("device_id", "metric_name").orderBy("timestamp")
+    steps = (readings.where("metric_name in ('temperature', 'humidity', 'pressure')")
+             .withColumn("step", F.abs(F.col("metric_value") - F.lag("metric_value").over(w)))
+             .groupBy("metric_name").agg(F.expr("percentile_approx(step, 0.5)").alias("median_step"),
+                                         F.stddev("metric_value").alias("spread")))
+    for row in steps.collect():
+        assert row["median_step"] < 0.25 * row["spread"], row
+
+
+def test_daily_cycle_follows_local_time(tables):
+    _, _, local = tables
+    temp = local.where("device_type = 'Temperature Sensor'")
+    afternoon = temp.where("local_hour between 13 and 16").agg(F.avg("metric_value")).first()[0]
+    night = temp.where("local_hour between 2 and 5").agg(F.avg("metric_value")).first()[0]
+    assert afternoon - night > 4, (afternoon, night)
+
+
+def test_power_follows_business_hours_evenings_and_weekends(tables):
+    _, _, local = tables
+    meters = local.where("device_type = 'Smart Meter'")
+
+    def mean(cond: str) -> float:
+        return meters.where(cond).agg(F.avg("metric_value")).first()[0]
+
+    business = mean("not weekend and local_hour between 9 and 16")
+    evening = mean("not weekend and local_hour between 19 and 21")
+    night = mean("not weekend and local_hour between 1 and 5")
+    weekend = mean("weekend")
+    assert business > 1.5 * evening > 1.5 * 0.9 * night and business > 1.8 * weekend, (business, evening, night,
+                                                                                          weekend)
+
+
+def test_seasons_follow_the_hemisphere(spark):
+    cfg = IoTConfig.preset("tiny", start="2024-01-01", end="2025-01-01", reading_cadence_seconds=86_400,
+                           n_locations=86, n_devices=400)
+    devices = devices_spec(spark, cfg).build()
+    locations = locations_spec(spark, cfg).build()
+    lat = {c.name: c.latitude for c in CITIES}
+    hemi = F.udf(lambda city: "north" if lat[city] > 23 else ("south" if lat[city] < -23 else "tropics"))
+    temps = (readings_spec(spark, cfg).build().where("metric_name = 'temperature'")
+             .join(devices.where("device_type = 'Temperature Sensor'").select("device_id", "location_id"), "device_id")
+             .join(locations.select("location_id", hemi("city").alias("zone")), "location_id")
+             .withColumn("month", F.month("timestamp")))
+    means = {(r["zone"], r["month"]): r["avg(metric_value)"]
+             for r in temps.where("month in (1, 7)").groupBy("zone", "month").avg("metric_value").collect()}
+    assert means[("north", 7)] - means[("north", 1)] > 10, means
+    assert means[("south", 1)] - means[("south", 7)] > 5, means
+
+
+def test_readings_drift_with_age(spark, tiny):
+    drift = 0.005
+    key = ["device_id", "metric_name", "reading_id"]
+    base = readings_spec(spark, tiny.replace(patterns={"drift_per_day": 0.0})).build()
+    drifted = readings_spec(spark, tiny.replace(patterns={"drift_per_day": drift})).build()
+    devices = devices_spec(spark, tiny).build().select("device_id", "device_type", "install_date")
+    diff = (drifted.alias("d").join(base.alias("b"), key)
+            .join(devices, "device_id")
+            .where("device_type = 'Pressure Sensor'")
+            .withColumn("age", (F.unix_seconds("d.timestamp") - F.unix_seconds(F.col("install_date").cast("timestamp")))
+                        / 86400.0)
+            .withColumn("factor", (F.col("d.metric_value") - F.col("b.metric_value")) / (F.col("age") * drift)))
+    per_channel = diff.groupBy("device_id").agg(F.min("factor").alias("lo"), F.max("factor").alias("hi"),
+                                                F.avg("factor").alias("f"))
+    inconsistent = per_channel.where("hi - lo > 0.01 or f < -0.51 or f > 1.51")
+    assert inconsistent.count() == 0, "drift must be proportional to age since install:" + show(inconsistent)
+    assert per_channel.agg(F.avg("f")).first()[0] > 0.2, "sensors drift mostly upwards"
+
+
+def test_local_time_offsets_match_zoneinfo():
+    cfg = IoTConfig.preset("tiny", start="2024-01-01", end="2025-12-31")
+    lt = LocalTime(cfg)
+    assert len(lt.cuts) > 20  # every DST change of the zones in two years
+    for epoch in range(int(cfg.start.timestamp()), int(cfg.end.timestamp()), 86_400 * 3 + 3_607):
+        for i, city in enumerate(CITIES):
+            expected = datetime.fromtimestamp(epoch, timezone.utc).astimezone(ZoneInfo(city.timezone)).utcoffset()
+            assert lt.offset_at(epoch, i) == expected.total_seconds(), (city.name, epoch)
+
+
+def test_library_local_hour_matches_spark_zone_rules_across_dst(spark):
+    """The SQL expression (not only the Python table) agrees with from_utc_timestamp over a DST change."""
+    cfg = IoTConfig.preset("tiny", start="2024-03-08", end="2024-04-02")
+    lt = LocalTime(cfg)
+    cities = spark.createDataFrame([(i, c.timezone) for i, c in enumerate(CITIES)], "city_idx int, tz string")
+    hours = spark.range(int(cfg.start.timestamp()), int(cfg.end.timestamp()), 1800).withColumnRenamed("id", "epoch_s")
+    df = hours.crossJoin(cities).select(
+        "epoch_s", "tz",
+        F.expr(lt.local_seconds("epoch_s", "city_idx")).alias("mine"),
+        F.unix_seconds(F.from_utc_timestamp(F.timestamp_seconds("epoch_s"), F.col("tz"))).alias("spark"))
+    wrong = df.where("mine != spark")
+    assert wrong.count() == 0, show(wrong)
