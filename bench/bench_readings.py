@@ -26,9 +26,9 @@ from pyspark.sql import DataFrame, SparkSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dbx_iot_gen import IoTConfig, readings_spec  # noqa: E402
-from dbx_iot_gen.fleet import FleetLayout  # noqa: E402
-from dbx_iot_gen.spark import get_spark  # noqa: E402
+from dbx_iot_gen import IoTConfig, readings_spec
+from dbx_iot_gen.fleet import FleetLayout
+from dbx_iot_gen.spark import get_spark
 
 
 def library_readings(spark: SparkSession, rows: int, partitions: int, **overrides: object) -> DataFrame:

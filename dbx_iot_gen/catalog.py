@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 __all__ = [
     "CITIES",
+    "DEFAULT_DEVICE_TYPE_WEIGHTS",
     "DEVICE_STATUSES",
     "DEVICE_STATUS_WEIGHTS",
     "DEVICE_TYPES",
-    "DEFAULT_DEVICE_TYPE_WEIGHTS",
     "FACILITY_KINDS",
     "METRICS",
     "City",

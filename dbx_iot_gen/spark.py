@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+
 from pyspark.sql import SparkSession
 
 __all__ = ["get_spark", "on_databricks"]

@@ -62,11 +62,11 @@ def test_config_file_round_trip(tmp_path):
 
 
 def test_config_file_errors(tmp_path):
-    with pytest.raises(InvalidConfigError, match="^config: file not found"):
+    with pytest.raises(InvalidConfigError, match=r"^config: file not found"):
         IoTConfig.from_file(tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(InvalidConfigError, match="^config: cannot read"):
+    with pytest.raises(InvalidConfigError, match=r"^config: cannot read"):
         IoTConfig.from_file(bad)
 
 
@@ -74,7 +74,7 @@ def test_config_is_frozen_and_replace_validates():
     cfg = IoTConfig.preset("tiny")
     with pytest.raises(AttributeError):
         cfg.seed = 3  # type: ignore[misc]
-    with pytest.raises(InvalidConfigError, match="^n_devices"):
+    with pytest.raises(InvalidConfigError, match=r"^n_devices"):
         cfg.replace(n_devices=1)
     assert cfg.replace(seed=3).seed == 3
 

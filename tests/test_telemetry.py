@@ -13,7 +13,8 @@ from .conftest import show
 from .test_dimensions import haversine
 
 BEARING = ("pmod(degrees(atan2(sin(radians(lon2 - lon1)) * cos(radians(lat2)), "
-           "cos(radians(lat1)) * sin(radians(lat2)) - sin(radians(lat1)) * cos(radians(lat2)) * cos(radians(lon2 - lon1)))), 360)")
+           "cos(radians(lat1)) * sin(radians(lat2)) "
+           "- sin(radians(lat1)) * cos(radians(lat2)) * cos(radians(lon2 - lon1)))), 360)")
 
 
 @pytest.fixture(scope="module")

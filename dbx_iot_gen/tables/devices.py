@@ -36,7 +36,8 @@ def _serial_multiplier(seed: int) -> int:
 def _by_type(type_idx: str, options: dict[int, tuple[str, ...]], u: str) -> str:
     branches = []
     for i, values in options.items():
-        pick = f"element_at(array({', '.join(sql_str(v) for v in values)}), cast(floor({u} * {len(values)}D) as int) + 1)"
+        names = ", ".join(sql_str(v) for v in values)
+        pick = f"element_at(array({names}), cast(floor({u} * {len(values)}D) as int) + 1)"
         branches.append(f"WHEN {type_idx} = {i} THEN {pick}")
     return f"(CASE {' '.join(branches)} END)"
 
@@ -73,7 +74,8 @@ def devices_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
           f"concat(cast(1 + floor({fw_major} * 3D) as int), '.', cast(floor({fw_minor} * 10D) as int), '.', "
           f"cast(floor({fw_patch} * 20D) as int))")
     b.col("install_date", "date",
-          f"date_sub(to_date('{config.start.date().isoformat()}'), cast({layout.install_days_before_start('device_id')} as int))")
+          f"date_sub(to_date('{config.start.date().isoformat()}'), "
+          f"cast({layout.install_days_before_start('device_id')} as int))")
     b.col("location_id", "long", layout.location_of("device_id"))
     b.col("latitude", "double", lat)
     b.col("longitude", "double", lon)

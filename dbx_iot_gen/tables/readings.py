@@ -123,8 +123,8 @@ def readings_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     coef = ("(CASE " + " ".join(f"WHEN profile = {i} THEN {st}" for i, st in enumerate(structs[:-1]))
             + f" ELSE {structs[-1]} END)")
     city_mean_temp = f"element_at(array({', '.join(dbl(t) for t in _CITY_MEAN_TEMP)}), city_idx + 1)"
-    city_season = (f"element_at(array({', '.join(dbl(sc if c.latitude >= 0 else -sc) for c, sc in zip(CITIES, _CITY_SEASON_SCALE))}),"
-                   " city_idx + 1)")
+    signed_scale = (sc if c.latitude >= 0 else -sc for c, sc in zip(CITIES, _CITY_SEASON_SCALE))  # south: flipped
+    city_season = f"element_at(array({', '.join(dbl(v) for v in signed_scale)}), city_idx + 1)"
     u_jitter, u_noise, u_quality = (split_uniform("row_h", i) for i in range(3))
     c_base, c_phase1, c_phase2 = (split_uniform("channel_h", i) for i in range(3))
     c_drift, c_period1, c_period2 = (split_uniform("shape_h", i) for i in range(3))

@@ -1,0 +1,66 @@
+"""Bad input: one clear message naming the field, a non-zero exit, and nothing written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sysconfig
+
+import pytest
+
+from dbx_iot_gen.cli import main
+from dbx_iot_gen.schemas import TABLES
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scale", "huge"], "invalid choice: 'huge'"),
+        (["--seed", "-4"], "--seed: must be 0 or more"),
+        (["--partitions", "many"], "--partitions: must be a whole number"),
+        (["--config", "{missing}"], "config: file not found"),
+    ],
+)
+def test_bad_arguments_exit_2_and_write_nothing(tmp_path, capsys, args, message):
+    out = tmp_path / "out"
+    args = [a.replace("{missing}", str(tmp_path / "nope.json")) for a in args]
+    assert main(["demo", "--out", str(out), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_bad_config_field_names_the_field(tmp_path, capsys):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"scale": "tiny", "n_devices": 3}))
+    assert main(["demo", "--config", str(cfg), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "n_devices: must be from 20 to 1,000,000, got 3" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_unusable_out_dir(tmp_path, capsys):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    assert main(["demo", "--scale", "tiny", "--out", str(a_file)]) == 2
+    assert "--out:" in capsys.readouterr().err and a_file.read_text() == "x"
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "cat.jpg").write_text("meow")
+    assert main(["demo", "--scale", "tiny", "--out", str(foreign)]) == 2
+    assert "holds no dbx-iot-gen output" in capsys.readouterr().err
+    assert [p.name for p in foreign.iterdir()] == ["cat.jpg"]
+
+
+def test_tables_lists_every_table_and_column(capsys):
+    assert main(["tables"]) == 0
+    out = capsys.readouterr().out
+    for table in TABLES.values():
+        assert table.name in out and all(c.name in out for c in table.columns)
+
+
+def test_console_script_is_installed():
+    exe = shutil.which("dbx-iot-gen", path=sysconfig.get_path("scripts"))
+    assert exe, "pip install puts the dbx-iot-gen console script beside the interpreter"
+    done = subprocess.run([exe, "demo", "--scale", "nope"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--scale" in done.stderr

@@ -1,0 +1,83 @@
+"""The main job end to end: ``dbx-iot-gen demo`` output, manifest, landing JSON, re-runs."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from dbx_iot_gen import __version__
+from dbx_iot_gen.cli import main
+from dbx_iot_gen.demo import TABLE_SPECS
+from dbx_iot_gen.output import read_landing
+from dbx_iot_gen.schemas import TABLES
+
+from .conftest import show
+
+
+def test_demo_prints_a_progress_line_per_table(demo):
+    assert demo.exit_code == 0
+    lines = demo.stdout.splitlines()
+    for table in TABLE_SPECS:
+        line = next((ln for ln in lines if ln.startswith(table + " ")), None)
+        assert line is not None and " rows " in line and line.rstrip().endswith(" s"), demo.stdout
+
+
+def test_manifest_counts_match_the_tables(demo, tiny):
+    manifest = json.loads((demo.root / "manifest.json").read_text())
+    assert manifest["version"] == __version__
+    assert manifest["seed"] == tiny.seed and manifest["config"] == tiny.to_dict()
+    assert set(manifest["tables"]) == set(TABLE_SPECS)
+    for name, entry in manifest["tables"].items():
+        assert entry["rows"] == demo.delta(name).count() > 0, name
+        assert entry["delta"] == str(demo.root / "delta" / name)
+        assert entry["landing"] == str(demo.root / "landing" / name)
+
+
+def test_delta_tables_have_the_published_schemas(demo):
+    for name, schema in TABLES.items():
+        df = demo.delta(name)
+        found = [(f.name, f.dataType.simpleString().upper()) for f in df.schema.fields]
+        assert found == [(c.name, c.type) for c in schema.columns], name
+
+
+def test_landing_json_reads_back_equal_to_delta(demo):
+    for name, schema in TABLES.items():
+        landing = read_landing(demo.spark, str(demo.root / "landing" / name), schema.ddl)
+        assert_df_equality(landing, demo.delta(name), ignore_row_order=True, ignore_nullable=True)
+    line = next((demo.root / "landing" / "sensor_readings").glob("part-*.json")).open().readline()
+    record = json.loads(line)
+    assert record["timestamp"].endswith("Z") and "T" in record["timestamp"], record  # ISO-8601 UTC
+    assert "anomaly_type" in record, "null fields are written, so every line has every column"
+
+
+def test_foreign_keys_resolve(demo):
+    devices, locations = demo.delta("devices"), demo.delta("locations")
+    for table, key, parent in (("sensor_readings", "device_id", devices), ("telemetry", "device_id", devices),
+                               ("devices", "location_id", locations)):
+        orphans = demo.delta(table).join(parent, key, "left_anti")
+        assert orphans.count() == 0, f"{table}.{key} not found:" + show(orphans)
+    not_gps = demo.delta("telemetry").join(devices.where("device_type != 'GPS Tracker'"), "device_id")
+    assert not_gps.count() == 0, show(not_gps)
+
+
+def test_rerun_replaces_the_output_completely(spark, tmp_path):
+    out = tmp_path / "out"
+    args = ["demo", "--scale", "tiny", "--out", str(out), "--partitions", "3"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main([*args, "--seed", "1"]) == 0
+        stray = out / "landing" / "devices" / "stray.json"
+        stray.write_text('{"device_id": -1}\n')
+        assert main([*args, "--seed", "2"]) == 0
+    assert not stray.exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 2
+    devices = spark.read.format("delta").load(str(out / "delta" / "devices"))
+    assert devices.count() == manifest["tables"]["devices"]["rows"]
+    assert devices.agg(F.min("device_id")).first()[0] == 1000
+    # Delta keeps history, but the current version holds only this run's rows
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{out / 'delta' / 'devices'}`").count()
+    assert history == 1, "a re-run starts the table afresh"
