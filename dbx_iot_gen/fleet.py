@@ -152,11 +152,14 @@ class FleetLayout:
         last = DEVICE_TYPES.index(present[-1])
         return f"(CASE {' '.join(branches)} ELSE {last} END)" if branches else str(last)
 
+    def _device_hash(self, device_id: str) -> str:
+        # one hash for the location (low 32 bits) and the install date (high 32 bits)
+        return Randomness(self.config.seed, "devices").hash("location_install", device_id)
+
     def location_of(self, device_id: str) -> str:
         """``location_id`` (from 1) of a device id expression."""
-        return Randomness(self.config.seed, "devices").int_range(
-            "location_id", device_id, low=1, high=self.config.n_locations
-        )
+        h = self._device_hash(device_id)
+        return f"(1L + coalesce(pmod({h} & 4294967295L, {self.config.n_locations}L), 0L))"
 
     def city_of_location(self, location_id: str) -> str:
         """Index into ``CITIES`` of a location id expression; the first locations get distinct cities."""
@@ -164,8 +167,9 @@ class FleetLayout:
                 f"{len(CITIES)}L), 0L) as int)")
 
     def install_days_before_start(self, device_id: str) -> str:
-        """Days between a device's install date and the data's start: 1 to 4 years."""
-        return Randomness(self.config.seed, "devices").int_range("install_date", device_id, low=1, high=4 * 365)
+        """Days between a device's install date and the data's start: 1 day to 4 years."""
+        h = self._device_hash(device_id)
+        return f"(1L + coalesce(pmod(shiftrightunsigned({h}, 32), {4 * 365}L), 0L))"
 
     # ------------------------------------------------------------------ SQL: channels and vehicles
 

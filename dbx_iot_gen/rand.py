@@ -22,8 +22,6 @@ __all__ = ["Randomness", "dbl", "salt", "split_uniform", "sql_str", "weighted_ca
 
 _MASK53 = 9007199254740991  # 2**53 - 1: a double holds 53 bits exactly
 _FIELD_BITS = 21  # three independent uniforms of 21 bits from one 64-bit hash
-_FIELD_MASK = (1 << _FIELD_BITS) - 1
-_FIELD_SCALE = "4.76837158203125E-7D"  # 2**-21, exact
 _SCALE53 = "1.1102230246251565E-16D"  # 2**-53, exact
 
 
@@ -43,16 +41,17 @@ def sql_str(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def split_uniform(hash_expr: str, part: int) -> str:
-    """Uniform in [0, 1) from 21 bits of a 64-bit hash expression; parts 0, 1, 2 are independent.
+def split_uniform(hash_expr: str, part: int, bits: int = _FIELD_BITS) -> str:
+    """Uniform in [0, 1) from ``bits`` bits of a 64-bit hash expression; the ``64 // bits`` parts
+    are independent.
 
-    One hash feeding three uniforms keeps the per-row cost low on the large tables.
+    One hash feeding several uniforms keeps the per-row cost low on the large tables.
     """
-    if part not in (0, 1, 2):
-        raise ValueError(f"part must be 0, 1 or 2, got {part}")
-    shift = f"shiftrightunsigned({hash_expr}, {part * _FIELD_BITS})" if part else f"({hash_expr})"
+    if not 1 <= bits <= 32 or not 0 <= part < 64 // bits:
+        raise ValueError(f"part must be from 0 to {64 // bits - 1} for {bits} bits, got {part}")
+    shift = f"shiftrightunsigned({hash_expr}, {part * bits})" if part else f"({hash_expr})"
     # multiply by the exact reciprocal: a division is nullable in Spark, and null checks bloat the code
-    return f"(({shift} & {_FIELD_MASK}L) * {_FIELD_SCALE})"
+    return f"(({shift} & {(1 << bits) - 1}L) * {float(2.0 ** -bits)!r}D)"
 
 
 def weighted_case(u_expr: str, values: Sequence[str], weights: Sequence[float]) -> str:

@@ -118,6 +118,7 @@ def test_seasons_follow_the_hemisphere(spark):
 
 
 def test_readings_drift_with_age(spark, tiny):
+    tiny = tiny.replace(n_devices=400)  # 40 pressure sensors: enough for the mean drift factor
     drift = 0.005
     key = ["device_id", "metric_name", "reading_id"]
     base = readings_spec(spark, tiny.replace(patterns={"drift_per_day": 0.0})).build()

@@ -125,9 +125,9 @@ def readings_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     city_mean_temp = f"element_at(array({', '.join(dbl(t) for t in _CITY_MEAN_TEMP)}), city_idx + 1)"
     signed_scale = (sc if c.latitude >= 0 else -sc for c, sc in zip(CITIES, _CITY_SEASON_SCALE))  # south: flipped
     city_season = f"element_at(array({', '.join(dbl(v) for v in signed_scale)}), city_idx + 1)"
-    u_jitter, u_noise, u_quality = (split_uniform("row_h", i) for i in range(3))
-    c_base, c_phase1, c_phase2 = (split_uniform("channel_h", i) for i in range(3))
-    c_drift, c_period1, c_period2 = (split_uniform("shape_h", i) for i in range(3))
+    # few hashes a row: four 16-bit uniforms from the row's hash, six 10-bit ones from the channel's
+    u_jitter, u_noise, u_quality, u_ingest = (split_uniform("row_h", i, 16) for i in range(4))
+    c_base, c_phase1, c_phase2, c_drift, c_period1, c_period2 = (split_uniform("channel_h", i, 10) for i in range(6))
 
     b = SpecBuilder(spark, "sensor_readings", layout.reading_rows, partitions_for(config, layout.reading_rows),
                     config.seed)
@@ -138,7 +138,6 @@ def readings_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     b.tmp("profile", "int", profile_expr)
     b.tmp("row_h", "long", rnd.hash("row", "id"))
     b.tmp("channel_h", "long", rnd.hash("channel", "device_id", "profile"))
-    b.tmp("shape_h", "long", rnd.hash("channel_shape", "device_id", "profile"))
     b.tmp("t_us", "long", f"{config.start_micros}L + tick * {cadence_us}L + cast({u_jitter} * {jitter_us}D as long)")
     b.col("timestamp", "timestamp", "timestamp_micros(t_us)")
     b.col("metric_name", "string", f"element_at(array({', '.join(sql_str(m.name) for m in metrics)}), profile + 1)")
@@ -172,6 +171,5 @@ def readings_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
           f"cast(100D - floor({u_quality} * 12D) - least(floor(age_days * {dbl(1 / 365)}), 8D) * 2D as int)")
     b.col("is_anomaly", "boolean", "false")
     b.col("anomaly_type", "string", "cast(null as string)")
-    ingest_delay = rnd.between("ingest_delay", "id", low=200_000, high=3_000_000)
-    b.col("ingest_timestamp", "timestamp", f"timestamp_micros(t_us + cast({ingest_delay} as long))")
+    b.col("ingest_timestamp", "timestamp", f"timestamp_micros(t_us + 200000L + cast({u_ingest} * 2800000D as long))")
     return b.spec
