@@ -188,3 +188,33 @@ CITIES: tuple[City, ...] = (
     City("Perth", "Western Australia", "Australia", -31.9505, 115.8605, 31.0, "Australia/Perth"),
     City("Auckland", "Auckland", "New Zealand", -36.8485, 174.7633, 26.0, "Pacific/Auckland"),
 )
+
+# Climate normals of every city, rounded: (annual mean temperature in C, half the difference
+# between the warmest and the coldest month in C). Ambient temperature readings follow them.
+CLIMATE: dict[str, tuple[float, float]] = {
+    "San Francisco": (14.5, 3.5), "Los Angeles": (18.5, 4.5), "San Diego": (17.5, 4.0), "Seattle": (11.5, 7.0),
+    "Portland": (12.5, 8.0), "Las Vegas": (20.5, 12.5), "Phoenix": (24.0, 11.0), "Denver": (10.5, 11.5),
+    "Salt Lake City": (11.5, 13.5), "Dallas": (19.5, 10.5), "Houston": (21.0, 9.0), "Austin": (21.0, 9.5),
+    "Chicago": (10.5, 14.0), "Minneapolis": (8.0, 16.0), "Kansas City": (13.0, 14.0), "Nashville": (15.5, 11.5),
+    "Detroit": (10.0, 13.5), "Atlanta": (17.0, 10.0), "Miami": (25.5, 4.5), "Charlotte": (16.5, 11.0),
+    "Washington": (14.5, 12.5), "Philadelphia": (13.5, 12.5), "Pittsburgh": (11.5, 12.5), "New York": (13.0, 12.5),
+    "Boston": (11.0, 12.5), "Toronto": (9.0, 14.0), "Montreal": (7.0, 15.0), "Vancouver": (11.0, 7.0),
+    "Calgary": (4.5, 12.0), "Mexico City": (17.0, 3.0), "Monterrey": (22.5, 7.0), "Sao Paulo": (20.0, 3.5),
+    "Buenos Aires": (18.0, 7.0), "Santiago": (14.5, 6.5), "Bogota": (14.0, 0.5), "London": (11.5, 7.0),
+    "Manchester": (10.0, 6.0), "Dublin": (10.0, 5.5), "Paris": (12.5, 8.0), "Lyon": (12.5, 9.0),
+    "Berlin": (10.0, 9.5), "Munich": (9.0, 10.0), "Hamburg": (9.5, 8.5), "Amsterdam": (10.5, 7.5),
+    "Rotterdam": (10.5, 7.5), "Brussels": (11.0, 7.5), "Madrid": (15.0, 10.0), "Barcelona": (16.5, 7.5),
+    "Milan": (13.5, 11.0), "Rome": (15.5, 8.5), "Zurich": (9.5, 9.5), "Vienna": (11.0, 10.5),
+    "Stockholm": (7.5, 10.0), "Copenhagen": (9.0, 8.5), "Oslo": (6.5, 10.5), "Helsinki": (6.0, 11.0),
+    "Warsaw": (8.5, 11.0), "Prague": (9.0, 10.0), "Istanbul": (15.0, 9.0), "Dubai": (28.0, 8.5),
+    "Riyadh": (26.5, 11.0), "Johannesburg": (16.0, 5.0), "Cape Town": (17.0, 4.5), "Lagos": (27.0, 1.5),
+    "Nairobi": (19.0, 1.5), "Cairo": (22.5, 7.0), "Mumbai": (27.5, 2.5), "Bengaluru": (24.0, 3.0),
+    "Delhi": (25.0, 10.0), "Singapore": (27.5, 1.0), "Bangkok": (29.0, 2.0), "Jakarta": (28.0, 0.5),
+    "Hong Kong": (23.5, 6.5), "Shanghai": (17.0, 12.0), "Shenzhen": (23.0, 7.0), "Beijing": (13.0, 15.0),
+    "Seoul": (12.5, 14.0), "Tokyo": (16.0, 11.0), "Osaka": (17.0, 11.5), "Taipei": (23.5, 7.0),
+    "Manila": (28.0, 1.5), "Sydney": (18.5, 5.0), "Melbourne": (15.0, 5.0), "Brisbane": (21.0, 5.0),
+    "Perth": (18.5, 5.5), "Auckland": (15.5, 4.5),
+}
+# The seed's seasonal amplitude (15 C) is the swing of a strongly seasonal site; each city's own
+# swing is that amplitude times CLIMATE swing / REFERENCE_SWING.
+REFERENCE_SWING = 15.0

@@ -50,7 +50,8 @@ class PatternConfig:
     """Amplitudes and windows of the realism patterns (SPEC section 3); defaults are the seed's.
 
     Attributes:
-        temperature_seasonal_amplitude: half the summer-to-winter swing of temperature, in C.
+        temperature_seasonal_amplitude: half the summer-to-winter swing of temperature at a strongly
+            seasonal site, in C; each city's swing is scaled from it by its climate normals.
         temperature_daily_amplitude: half the night-to-afternoon swing, in C.
         noise_level: multiplier of the per-reading noise of every metric (1 = the seed's noise).
         drift_per_day: how far a sensor drifts per day since install, as a share of the metric's

@@ -93,3 +93,11 @@ def test_no_seed_traps_in_serial_or_model(devices):
     models = [r[0] for r in devices.select("model").distinct().collect()]
     assert not any("_" in m for m in models), models  # the seed's prefix trap gave 'Model-_1000'
     assert not any(re.match(r"^\dEV", s[0]) for s in devices.select("device_serial").limit(50).collect())
+
+
+def test_every_city_has_climate_normals():
+    from dbx_iot_gen.catalog import CLIMATE
+
+    assert set(CLIMATE) == {c.name for c in CITIES}
+    for name, (mean, swing) in CLIMATE.items():
+        assert -10 < mean < 35 and 0 <= swing < 20, name

@@ -77,4 +77,4 @@ def test_fuel_falls_while_driving_and_jumps_at_refuels(spark):
     assert driving.where("fuel_level >= prev_fuel").count() == 0, "fuel must fall while driving"
     s = df.agg(F.min("fuel_level"), F.max("fuel_level"), F.min("engine_temp"), F.max("engine_temp"),
                F.min("altitude")).first()
-    assert 15 - 1e-9 <= s[0] and s[1] <= 100 and 20 <= s[2] and s[3] <= 90 + 1e-9 and s[4] >= 0, s
+    assert 15 - 1e-9 <= s[0] and s[1] <= 100 and 20 <= s[2] and s[3] <= 90 + 1e-9 and s[4] >= -5, s

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import dbldatagen as dg
 from pyspark.sql import SparkSession
 
-from dbx_iot_gen.catalog import CITIES, METRICS
+from dbx_iot_gen.catalog import CITIES, CLIMATE, METRICS, REFERENCE_SWING
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.fleet import PROFILES, FleetLayout
 from dbx_iot_gen.patterns import LocalTime, day_of_week, seasonal_cycle, slow_wander
@@ -29,10 +29,9 @@ READING_COLUMNS = (
     "is_anomaly", "anomaly_type", "ingest_timestamp",
 )
 
-# Annual mean outdoor temperature of a city: warmer near the equator, colder up high.
-_CITY_MEAN_TEMP = tuple(30.0 - 0.45 * abs(c.latitude) - 0.0065 * c.altitude for c in CITIES)
-# Seasons are weak in the tropics.
-_CITY_SEASON_SCALE = tuple(min(1.0, max(0.15, abs(c.latitude) / 50.0)) for c in CITIES)
+# Annual mean outdoor temperature of each city, and its seasonal swing relative to the seed's.
+_CITY_MEAN_TEMP = tuple(CLIMATE[c.name][0] for c in CITIES)
+_CITY_SEASON_SCALE = tuple(CLIMATE[c.name][1] / REFERENCE_SWING for c in CITIES)
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ def telemetry_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
           f"({dep_lon} + radius_km * sin(theta) / ({KM_PER_DEG_LON_EQUATOR}D * cos(radians({dep_lat}))))")
     city = layout.city_of_location(layout.location_of("device_id"))
     b.col("altitude", "double",
-          f"greatest(0D, {city_attribute(city, 'altitude')} + (20D + 60D * {u_alt}) * sin(theta + 1D))")
+          f"{city_attribute(city, 'altitude')} + (10D + 40D * {u_alt}) * (1D + sin(theta + 1D))")
     b.col("speed", "double", f"IF(in_hour < {drive}L, v0 * (1D - cos({two_pi} * moving_s / {wave})), 0D)")
     b.col("heading", "int", "cast(pmod(floor(degrees(theta) + 90D), 360D) as int)")
     b.tmp("tank_hour", "long", "pmod(hour_idx, tank_hours)")
