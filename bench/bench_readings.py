@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import dbldatagen as dg
@@ -36,14 +37,8 @@ def library_readings(spark: SparkSession, rows: int, partitions: int, **override
     cfg = IoTConfig.preset("medium", partitions=partitions, **overrides)
     per_tick = FleetLayout(cfg).n_channels
     seconds = max(1, rows // per_tick) * cfg.reading_cadence_seconds
-    cfg = cfg.replace(end=_plus(cfg.start, seconds))
+    cfg = cfg.replace(end=cfg.start + timedelta(seconds=seconds))
     return readings_spec(spark, cfg).build()
-
-
-def _plus(start, seconds):  # type: ignore[no-untyped-def]
-    from datetime import timedelta
-
-    return start + timedelta(seconds=seconds)
 
 
 def baseline_readings(spark: SparkSession, rows: int, partitions: int) -> DataFrame:
