@@ -155,7 +155,9 @@ def readings_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     wander = slow_wander(f"(epoch_s - {start_day_s}L)", c_phase1, c_phase2,
                          f"({dbl(1 / 108000)} + {dbl(1 / 21600 - 1 / 108000)} * {c_period1})",
                          f"({dbl(1 / 604800)} + {dbl(1 / 172800 - 1 / 604800)} * {c_period2})")
-    c = f"{coef}"
+    struct_type = "struct<" + ",".join(f"{f.name}:double" for f in dataclasses.fields(_Profile)) + ",low:double,high:double>"
+    b.tmp("coef", struct_type, coef)
+    c = "coef"
     level = f"({c}.base + {c}.city_weight * {city_mean_temp} + {c}.spread * ({c_base} - 0.5D))"
     raw = (f"{level} * sched"
            f" + {c}.season * {city_season} * season"
