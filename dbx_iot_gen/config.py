@@ -26,7 +26,7 @@ from typing import Any
 from dbx_iot_gen.catalog import DEFAULT_DEVICE_TYPE_WEIGHTS, DEVICE_TYPES
 from dbx_iot_gen.errors import InvalidConfigError
 
-__all__ = ["SCALES", "IoTConfig", "PatternConfig"]
+__all__ = ["SCALES", "WEEKDAYS", "IoTConfig", "MaintenanceWindow", "PatternConfig"]
 
 _MAX_DAYS = 3 * 366
 _TYPE_NAMES = tuple(t.name for t in DEVICE_TYPES)
@@ -45,6 +45,35 @@ def _check_range(name: str, value: Any, low: float, high: float, *, integer: boo
         raise InvalidConfigError(name, f"must be from {_num(low)} to {_num(high)}, got {value!r}")
 
 
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True)
+class MaintenanceWindow:
+    """A weekly maintenance window in the facility's local time, whole hours ``[start_hour, end_hour)``.
+
+    Example:
+        >>> MaintenanceWindow("Sunday", 2, 6).hours_of_week()[:2]
+        [146, 147]
+    """
+
+    day: str = "Sunday"
+    start_hour: int = 2
+    end_hour: int = 6
+
+    def __post_init__(self) -> None:
+        if self.day not in WEEKDAYS:
+            raise InvalidConfigError("patterns.maintenance_windows.day",
+                                     f"must be one of {', '.join(WEEKDAYS)}, got {self.day!r}")
+        _check_range("patterns.maintenance_windows.start_hour", self.start_hour, 0, 23, integer=True)
+        _check_range("patterns.maintenance_windows.end_hour", self.end_hour, self.start_hour + 1, 24, integer=True)
+
+    def hours_of_week(self) -> list[int]:
+        """The hours of the week it covers, Monday 00:00 = 0."""
+        first = WEEKDAYS.index(self.day) * 24
+        return list(range(first + self.start_hour, first + self.end_hour))
+
+
 @dataclass(frozen=True)
 class PatternConfig:
     """Amplitudes and windows of the realism patterns (SPEC section 3); defaults are the seed's.
@@ -58,6 +87,8 @@ class PatternConfig:
             typical value (the seed's 0.001 per day).
         business_hours_start: first local hour of business hours (power is high).
         business_hours_end: local hour at which business hours end.
+        maintenance_windows: weekly windows in local time (the seed's Sundays 02:00-06:00); inside
+            one a reading has no value and says the device is in maintenance.
     """
 
     temperature_seasonal_amplitude: float = 15.0
@@ -66,8 +97,22 @@ class PatternConfig:
     drift_per_day: float = 0.001
     business_hours_start: int = 8
     business_hours_end: int = 18
+    maintenance_windows: tuple[MaintenanceWindow, ...] = (MaintenanceWindow(),)
 
     def __post_init__(self) -> None:
+        windows = self.maintenance_windows
+        if not isinstance(windows, (list, tuple)):
+            raise InvalidConfigError("patterns.maintenance_windows",
+                                     'must be a list of {"day", "start_hour", "end_hour"} windows')
+        built = []
+        for w in windows:
+            if isinstance(w, Mapping):
+                w = _build(MaintenanceWindow, w, "patterns.maintenance_windows.")
+            if not isinstance(w, MaintenanceWindow):
+                raise InvalidConfigError("patterns.maintenance_windows",
+                                         f'each window must be {{"day", "start_hour", "end_hour"}}, got {w!r}')
+            built.append(w)
+        object.__setattr__(self, "maintenance_windows", tuple(built))
         _check_range("patterns.temperature_seasonal_amplitude", self.temperature_seasonal_amplitude, 0, 40)
         _check_range("patterns.temperature_daily_amplitude", self.temperature_daily_amplitude, 0, 20)
         _check_range("patterns.noise_level", self.noise_level, 0, 10)
@@ -243,6 +288,7 @@ class IoTConfig:
         out["end"] = self.end.isoformat()
         out["device_type_weights"] = dict(self.device_type_weights)
         out["patterns"] = dataclasses.asdict(self.patterns)
+        out["patterns"]["maintenance_windows"] = list(out["patterns"]["maintenance_windows"])
         return out
 
     # ------------------------------------------------------------------ derived values

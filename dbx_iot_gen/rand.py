@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,8 @@ def salt(seed: int, table: str, column: str) -> int:
 
 def dbl(value: float) -> str:
     """A double literal for Spark SQL (``1.5D``): never a decimal literal in arithmetic."""
+    if math.isnan(value):
+        return "CAST('NaN' AS DOUBLE)"
     return f"{float(value)!r}D"
 
 

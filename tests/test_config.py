@@ -38,6 +38,11 @@ def test_medium_is_the_seed_size():
         ({"patterns": {"noise_level": -2}}, "patterns.noise_level", "from 0 to 10"),
         ({"patterns": {"business_hours_start": 19}}, "patterns.business_hours_end", "after"),
         ({"telemetry_hours": 0}, "telemetry_hours", "from"),
+        ({"patterns": {"maintenance_windows": [{"day": "Caturday"}]}}, "patterns.maintenance_windows.day",
+         "Monday, Tuesday"),
+        ({"patterns": {"maintenance_windows": [{"start_hour": 5, "end_hour": 5}]}},
+         "patterns.maintenance_windows.end_hour", "from 6 to 24"),
+        ({"patterns": {"maintenance_windows": [{"hour": 5}]}}, "patterns.maintenance_windows.hour", "accepted"),
         ({"colour": "blue"}, "colour", "accepted: device_type_weights"),
     ],
 )

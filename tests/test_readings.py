@@ -61,7 +61,8 @@ def test_values_are_physically_plausible(tables):
         assert metric.low <= s[0] and s[1] <= metric.high, (metric, s)
     pressure = readings.where("metric_name = 'pressure'").agg(F.avg("metric_value")).first()[0]
     assert 1000 < pressure < 1025
-    bad = readings.where("quality_score < 0 or quality_score > 100 or metric_value is null "
+    bad = readings.where("quality_score < 0 or quality_score > 100 "
+                         "or (metric_value is null) != (device_status = 'Maintenance') "
                          "or ingest_timestamp <= timestamp or is_anomaly")
     assert bad.count() == 0, show(bad)
 
@@ -69,7 +70,7 @@ def test_values_are_physically_plausible(tables):
 def test_values_change_slowly_from_tick_to_tick(tables):
     _, readings, _ = tables
     w = Window.partitionBy("device_id", "metric_name").orderBy("timestamp")
-    steps = (readings.where("metric_name in ('temperature', 'humidity', 'pressure')")
+    steps = (readings.where("metric_name in ('temperature', 'humidity', 'pressure') and metric_value is not null")
              .withColumn("step", F.abs(F.col("metric_value") - F.lag("metric_value").over(w)))
              .groupBy("metric_name").agg(F.expr("percentile_approx(step, 0.5)").alias("median_step"),
                                          F.stddev("metric_value").alias("spread")))
@@ -159,3 +160,33 @@ def test_library_local_hour_matches_spark_zone_rules_across_dst(spark):
         F.unix_seconds(F.from_utc_timestamp(F.timestamp_seconds("epoch_s"), F.col("tz"))).alias("spark"))
     wrong = df.where("mine != spark")
     assert wrong.count() == 0, show(wrong)
+
+
+def test_maintenance_windows_follow_local_time(tables):
+    _, _, local = tables
+    # Sunday 02:00-06:00 in the facility's local time (the seed's window), by Spark's own zone rules
+    window = (F.dayofweek("local_ts") == 1) & (F.col("local_hour") >= 2) & (F.col("local_hour") < 6)
+    marked = local.withColumn("in_window", window)
+    wrong = marked.where("in_window != (device_status = 'Maintenance') "
+                         "or in_window != (metric_value is null) "
+                         "or device_status not in ('Online', 'Maintenance')")
+    assert wrong.count() == 0, show(wrong.select("device_id", "timestamp", "timezone", "local_ts",
+                                                 "device_status", "metric_value"))
+    assert marked.where("in_window").count() > 0, "the tiny range holds a Sunday morning somewhere"
+
+
+def test_maintenance_windows_are_configurable(spark, tiny):
+    windows = [{"day": "Friday", "start_hour": 12, "end_hour": 14}, {"day": "Saturday", "start_hour": 0,
+                                                                       "end_hour": 1}]
+    cfg = tiny.replace(patterns={"maintenance_windows": windows})
+    devices = devices_spec(spark, cfg).build().select("device_id", "location_id")
+    locations = locations_spec(spark, cfg).build().select("location_id", "timezone")
+    local = (readings_spec(spark, cfg).build().join(devices, "device_id").join(locations, "location_id")
+             .withColumn("lt", F.from_utc_timestamp("timestamp", F.col("timezone"))))
+    window = (((F.dayofweek("lt") == 6) & F.hour("lt").between(12, 13))
+              | ((F.dayofweek("lt") == 7) & (F.hour("lt") == 0)))
+    wrong = local.where(window != (F.col("device_status") == "Maintenance"))
+    assert wrong.count() == 0, show(wrong)
+    assert local.where(window).count() > 0
+    none = tiny.replace(patterns={"maintenance_windows": []})
+    assert readings_spec(spark, none).build().where("metric_value is null").count() == 0
