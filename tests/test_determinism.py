@@ -34,3 +34,16 @@ def test_same_seed_same_rows_other_seed_other_rows(spark, tiny):
     c = spec(spark, tiny.replace(seed=7)).build()
     assert_df_equality(a, b, ignore_row_order=True)
     assert a.exceptAll(c).count() > 0.9 * a.count()
+
+
+@pytest.mark.parametrize("table", ["sensor_readings", "telemetry"])
+def test_generated_code_stays_under_the_jit_limit(spark, tiny, table):
+    """Over 8,000 bytes of bytecode HotSpot stops compiling a method: readings ran 60x slower."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from codegen_size import JIT_LIMIT, max_method_bytes
+
+    size = max_method_bytes(TABLE_SPECS[table](spark, tiny).build())
+    assert 0 < size < JIT_LIMIT, f"{table}: largest generated method is {size} bytes"
