@@ -1,7 +1,8 @@
 """Benchmark: the library's ``sensor_readings`` against what Spark itself can do and against the seed.
 
 In one process, for N rows (default 10 million), it times
-  (a) the library's ``sensor_readings`` spec,
+  (a) the library's ``sensor_readings`` spec, with anomalies and data-quality problems on (the default),
+  (a0) the same, clean: no anomalies, no data-quality problems (what they cost),
   (b) the same schema as plain hash expressions on ``spark.range`` (the baseline),
   (c) the seed's readings spec (001_ee5f8fcb3a0763fd.txt) as written,
 once with a no-op sink and once writing Delta, and prints rows per second, a/b and a/c.
@@ -28,6 +29,7 @@ from pyspark.sql import DataFrame, SparkSession
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dbx_iot_gen import IoTConfig, readings_spec
+from dbx_iot_gen.config import ANOMALY_TYPES
 from dbx_iot_gen.fleet import FleetLayout
 from dbx_iot_gen.spark import get_spark
 
@@ -55,6 +57,7 @@ def baseline_readings(spark: SparkSession, rows: int, partitions: int) -> DataFr
         "cast(80L + pmod(xxhash64(5L, id), 21L) as int) AS quality_score",
         "pmod(xxhash64(6L, id), 100L) < 2L AS is_anomaly",
         "cast(null as string) AS anomaly_type",
+        "cast(null as string) AS quality_issue",
         "timestamp_micros(1704067200000000L + id * 6000L + pmod(xxhash64(7L, id), 3000000L)) AS ingest_timestamp",
     )
 
@@ -101,10 +104,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--skip-seed", action="store_true", help="leave out (c), the slow seed spec")
+    parser.add_argument("--sinks", default="noop,delta", help="comma-separated: noop, delta")
     args = parser.parse_args(argv)
+    sinks = args.sinks.split(",")
     spark = get_spark("dbx-iot-gen-bench")
+    clean = {"quality": {"clean": True}, "anomalies": {f"{k}_rate": 0.0 for k in ANOMALY_TYPES}}
     cases = {
         "a library": lambda: library_readings(spark, args.rows, args.partitions),
+        "a0 clean": lambda: library_readings(spark, args.rows, args.partitions, **clean),
         "b baseline": lambda: baseline_readings(spark, args.rows, args.partitions),
     }
     if not args.skip_seed:
@@ -112,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[tuple[str, str], float] = {}
     counts = {name: make().count() for name, make in cases.items()}
     with tempfile.TemporaryDirectory() as tmp:
-        for sink in ("noop", "delta"):
+        for sink in sinks:
             for name, make in cases.items():
                 df = make()
                 if sink == "noop":
@@ -128,14 +135,15 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{sink:5s}  {name:10s}  {counts[name]:>11,d} rows  {seconds:7.2f} s (median)  "
                       f"{counts[name] / seconds / 1e6:6.2f} M rows/s", flush=True)
     print()
-    print("| sink | a library (M rows/s) | b baseline (M rows/s) | c seed (M rows/s) | a/b | a/c |")
-    print("|---|---|---|---|---|---|")
-    for sink in ("noop", "delta"):
-        a, b = results[(sink, "a library")], results[(sink, "b baseline")]
+    print("| sink | a library (M rows/s) | a0 clean | b baseline | c seed | a/b | a0/b | a/c |")
+    print("|---|---|---|---|---|---|---|---|")
+    for sink in sinks:
+        a, a0, b = (results[(sink, k)] for k in ("a library", "a0 clean", "b baseline"))
         c = results.get((sink, "c seed"))
         c_txt = f"{c / 1e6:.2f}" if c else "-"
         ac = f"{a / c:.1f}" if c else "-"
-        print(f"| {sink} | {a / 1e6:.2f} | {b / 1e6:.2f} | {c_txt} | {a / b:.2f} | {ac} |")
+        print(f"| {sink} | {a / 1e6:.2f} | {a0 / 1e6:.2f} | {b / 1e6:.2f} | {c_txt} "
+              f"| {a / b:.2f} | {a0 / b:.2f} | {ac} |")
 
 
 if __name__ == "__main__":

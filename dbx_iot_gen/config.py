@@ -26,7 +26,19 @@ from typing import Any
 from dbx_iot_gen.catalog import DEFAULT_DEVICE_TYPE_WEIGHTS, DEVICE_TYPES
 from dbx_iot_gen.errors import InvalidConfigError
 
-__all__ = ["SCALES", "WEEKDAYS", "IoTConfig", "MaintenanceWindow", "PatternConfig"]
+__all__ = [
+    "ANOMALY_TYPES",
+    "QUALITY_ISSUES",
+    "SCALES",
+    "SEVERITIES",
+    "WEEKDAYS",
+    "AnomalyConfig",
+    "EventConfig",
+    "IoTConfig",
+    "MaintenanceWindow",
+    "PatternConfig",
+    "QualityConfig",
+]
 
 _MAX_DAYS = 3 * 366
 _TYPE_NAMES = tuple(t.name for t in DEVICE_TYPES)
@@ -127,6 +139,176 @@ class PatternConfig:
             )
 
 
+ANOMALY_TYPES = ("spike", "dropout", "drift", "stuck")
+QUALITY_ISSUES = ("null_value", "duplicate", "out_of_range", "late_arrival")
+SEVERITIES = ("Critical", "Warning", "Info")
+
+
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise InvalidConfigError(name, f"must be true or false, got {value!r}")
+
+
+def _pair(name: str, value: Any, low: float, high: float, *, integer: bool = False) -> tuple[Any, Any]:
+    """A ``[low, high]`` pair from a tuple or a JSON list, checked: ``low <= first <= second <= high``."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise InvalidConfigError(name, f"must be a pair [shortest, longest], got {value!r}")
+    _check_range(name, value[0], low, high, integer=integer)
+    _check_range(name, value[1], value[0], high, integer=integer)
+    return (value[0], value[1])
+
+
+@dataclass(frozen=True)
+class AnomalyConfig:
+    """Anomaly episodes injected into ``sensor_readings`` and labeled in ``anomaly_labels``.
+
+    An episode has a type, a start and a length in readings of one device and metric. Rates are
+    the share of all readings that lie in an episode of the type (the seed's per-reading rates);
+    set a rate to 0 to turn a type off.
+
+    Attributes:
+        spike_rate: share of readings in spikes (a sudden jump up).
+        dropout_rate: share of readings in dropouts (no value; the device reports Offline).
+        drift_rate: share of readings in drifts (a ramp away from the true value).
+        stuck_rate: share of readings in stuck episodes (a constant value).
+        spike_readings: shortest and longest spike, in readings.
+        dropout_readings: shortest and longest dropout, in readings.
+        drift_readings: shortest and longest drift, in readings.
+        stuck_readings: shortest and longest stuck episode, in readings.
+        spike_magnitude: height of a spike, in typical deviations of the metric (the seed's x3).
+        drift_magnitude: offset a drift reaches at its end, in typical deviations of the metric.
+
+    Example:
+        >>> AnomalyConfig(spike_rate=0.01).slot_readings
+        64
+    """
+
+    spike_rate: float = 0.005
+    dropout_rate: float = 0.003
+    drift_rate: float = 0.002
+    stuck_rate: float = 0.002
+    spike_readings: tuple[int, int] = (1, 3)
+    dropout_readings: tuple[int, int] = (3, 12)
+    drift_readings: tuple[int, int] = (6, 24)
+    stuck_readings: tuple[int, int] = (4, 16)
+    spike_magnitude: float = 3.0
+    drift_magnitude: float = 4.0
+
+    def __post_init__(self) -> None:
+        for kind in ANOMALY_TYPES:
+            _check_range(f"anomalies.{kind}_rate", getattr(self, f"{kind}_rate"), 0, 0.2)
+            name = f"{kind}_readings"
+            object.__setattr__(self, name, _pair(f"anomalies.{name}", getattr(self, name), 1, 1000, integer=True))
+        _check_range("anomalies.spike_magnitude", self.spike_magnitude, 0, 100)
+        _check_range("anomalies.drift_magnitude", self.drift_magnitude, 0, 100)
+        total = sum(self.episode_probabilities())
+        if total > 1:
+            raise InvalidConfigError(
+                "anomalies", f"rates too high for the episode lengths: {total:.2f} episodes per "
+                             f"{self.slot_readings} readings of a channel, at most 1 fits; lower the rates")
+
+    def lengths(self, kind: str) -> tuple[int, int]:
+        """Shortest and longest episode of a type, in readings."""
+        return getattr(self, f"{kind}_readings")  # type: ignore[no-any-return]
+
+    @property
+    def slot_readings(self) -> int:
+        """Readings per slot: each device and metric has at most one episode per slot (a power of 2
+        at least twice the longest episode, so a reading finds its slot by a shift)."""
+        longest = max(self.lengths(k)[1] for k in ANOMALY_TYPES)
+        return max(16, 1 << (2 * longest - 1).bit_length())
+
+    def episode_probabilities(self) -> list[float]:
+        """Probability that a slot holds an episode of each type (in ``ANOMALY_TYPES`` order)."""
+        slot = self.slot_readings
+        return [getattr(self, f"{k}_rate") * slot / (sum(self.lengths(k)) / 2) for k in ANOMALY_TYPES]
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Data-quality problems of ``sensor_readings``, each labeled in its ``quality_issue`` column.
+
+    A reading has at most one problem. Nulls and out-of-range values only hit readings that have a
+    value (not in maintenance, not in an anomaly episode); duplicates and late arrival hit any.
+
+    Attributes:
+        clean: turn every problem off (a clean dataset, for a silver layer's expected output).
+        null_rate: share of readings whose value is missing (the seed's sensor dropout nulls, 2%).
+        duplicate_rate: share of readings sent twice (the seed's retransmissions, 1%): an exact
+            copy with the same reading_id.
+        out_of_range_rate: share of readings from a malfunction (the seed's 0.5%).
+        out_of_range_factor: a malfunction multiplies the value by this (the seed's x10); the
+            value is at least twice the top of the metric's range, so it is always out of range.
+        late_rate: share of readings that arrive late, as after a lost connection.
+        late_seconds: shortest and longest delay of a late reading (log-uniform: a long tail).
+
+    Example:
+        >>> QualityConfig(clean=True).rate("null_value")
+        0.0
+    """
+
+    clean: bool = False
+    null_rate: float = 0.02
+    duplicate_rate: float = 0.01
+    out_of_range_rate: float = 0.005
+    out_of_range_factor: float = 10.0
+    late_rate: float = 0.01
+    late_seconds: tuple[float, float] = (120.0, 43_200.0)
+
+    def __post_init__(self) -> None:
+        _check_bool("quality.clean", self.clean)
+        for issue in ("null", "duplicate", "out_of_range", "late"):
+            _check_range(f"quality.{issue}_rate", getattr(self, f"{issue}_rate"), 0, 0.25)
+        _check_range("quality.out_of_range_factor", self.out_of_range_factor, 2, 1000)
+        object.__setattr__(self, "late_seconds", _pair("quality.late_seconds", self.late_seconds, 10, 7 * 86400))
+
+    def rate(self, issue: str) -> float:
+        """The effective share of readings with an issue of ``QUALITY_ISSUES`` (0 when clean)."""
+        if self.clean:
+            return 0.0
+        field_name = {"null_value": "null_rate", "late_arrival": "late_rate"}.get(issue, f"{issue}_rate")
+        return float(getattr(self, field_name))
+
+
+@dataclass(frozen=True)
+class EventConfig:
+    """Device events and the alerts they raise.
+
+    Events caused by readings (a spike, a dropout, drift, a stuck sensor, a maintenance window)
+    follow from the data; background events (firmware updates, calibration due, low battery)
+    fill in at the seed's severity weights.
+
+    Attributes:
+        background_per_device_day: chance that a device has one background event on a given day.
+        severity_weights: weights of Critical, Warning and Info among background events (the seed's).
+        acknowledged_rate: share of events acknowledged by operations (the seed's 70%).
+        resolved_rate: share of acknowledged events also resolved (the seed's 80%).
+
+    Example:
+        >>> EventConfig().severity_weights
+        (10.0, 30.0, 60.0)
+    """
+
+    background_per_device_day: float = 0.05
+    severity_weights: tuple[float, float, float] = (10.0, 30.0, 60.0)
+    acknowledged_rate: float = 0.7
+    resolved_rate: float = 0.8
+
+    def __post_init__(self) -> None:
+        _check_range("events.background_per_device_day", self.background_per_device_day, 0, 1)
+        weights = self.severity_weights
+        if not isinstance(weights, (list, tuple)) or len(weights) != 3:
+            raise InvalidConfigError("events.severity_weights",
+                                     f"must be three weights for Critical, Warning, Info, got {weights!r}")
+        for name, w in zip(SEVERITIES, weights):
+            _check_range(f"events.severity_weights[{name}]", w, 0, 1e6)
+        if sum(weights) <= 0:
+            raise InvalidConfigError("events.severity_weights", "at least one weight must be above 0")
+        object.__setattr__(self, "severity_weights", tuple(float(w) for w in weights))
+        _check_range("events.acknowledged_rate", self.acknowledged_rate, 0, 1)
+        _check_range("events.resolved_rate", self.resolved_rate, 0, 1)
+
+
 def _utc(value: datetime | str, name: str) -> datetime:
     if isinstance(value, str):
         try:
@@ -160,6 +342,9 @@ class IoTConfig:
         partitions: partitions of the large tables; ``None`` picks them from the row count.
         scale: the preset the config came from (informational).
         patterns: amplitudes and windows of the realism patterns.
+        anomalies: anomaly episodes (spike, dropout, drift, stuck) and their rates.
+        quality: data-quality problems (nulls, duplicates, out-of-range, late arrival), or clean.
+        events: background events, severities, acknowledgement of events and alerts.
 
     Example:
         >>> IoTConfig(n_devices=10)  # doctest: +ELLIPSIS
@@ -183,6 +368,9 @@ class IoTConfig:
     partitions: int | None = None
     scale: str = "small"
     patterns: PatternConfig = field(default_factory=PatternConfig)
+    anomalies: AnomalyConfig = field(default_factory=AnomalyConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    events: EventConfig = field(default_factory=EventConfig)
 
     def __post_init__(self) -> None:
         _check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
@@ -211,10 +399,13 @@ class IoTConfig:
         if self.scale not in SCALES and self.scale != "custom":
             raise InvalidConfigError("scale", f"must be one of {', '.join(SCALES)} or custom, got {self.scale!r}")
         self._check_weights()
-        if isinstance(self.patterns, Mapping):
-            object.__setattr__(self, "patterns", _build(PatternConfig, self.patterns, "patterns."))
-        if not isinstance(self.patterns, PatternConfig):
-            raise InvalidConfigError("patterns", "must be a PatternConfig or a mapping of its fields")
+        for name, cls in (("patterns", PatternConfig), ("anomalies", AnomalyConfig), ("quality", QualityConfig),
+                          ("events", EventConfig)):
+            value = getattr(self, name)
+            if isinstance(value, Mapping):
+                object.__setattr__(self, name, _build(cls, value, f"{name}."))
+            elif not isinstance(value, cls):
+                raise InvalidConfigError(name, f"must be a {cls.__name__} or a mapping of its fields")
 
     def _check_weights(self) -> None:
         weights = self.device_type_weights
@@ -289,6 +480,9 @@ class IoTConfig:
         out["device_type_weights"] = dict(self.device_type_weights)
         out["patterns"] = dataclasses.asdict(self.patterns)
         out["patterns"]["maintenance_windows"] = list(out["patterns"]["maintenance_windows"])
+        for name in ("anomalies", "quality", "events"):
+            out[name] = {k: list(v) if isinstance(v, tuple) else v
+                         for k, v in dataclasses.asdict(getattr(self, name)).items()}
         return out
 
     # ------------------------------------------------------------------ derived values

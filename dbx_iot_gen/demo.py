@@ -11,21 +11,51 @@ from typing import Any
 import dbldatagen as dg
 from pyspark.sql import DataFrame, SparkSession
 
-from dbx_iot_gen.config import IoTConfig
+from dbx_iot_gen.config import ANOMALY_TYPES, QUALITY_ISSUES, IoTConfig
 from dbx_iot_gen.output import OutputLayout, write_delta, write_landing
-from dbx_iot_gen.tables import devices_spec, locations_spec, readings_spec, telemetry_spec
+from dbx_iot_gen.tables import (
+    alerts,
+    anomaly_labels,
+    devices_spec,
+    events,
+    locations_spec,
+    readings_spec,
+    telemetry_spec,
+)
 
-__all__ = ["TABLE_SPECS", "DemoResult", "build_tables", "generate_iot_demo"]
+__all__ = ["DERIVED_TABLES", "TABLES_IN_ORDER", "TABLE_SPECS", "DemoResult", "build_table", "build_tables",
+           "generate_iot_demo"]
 
 SpecFunction = Callable[[SparkSession, IoTConfig], dg.DataGenerator]
+TableFunction = Callable[[SparkSession, IoTConfig], DataFrame]
 
-# Every table of the demo, in the order it is written, with the function returning its spec.
+# The tables made by a dbldatagen spec, with the function returning the spec.
 TABLE_SPECS: dict[str, SpecFunction] = {
     "locations": locations_spec,
     "devices": devices_spec,
     "sensor_readings": readings_spec,
     "telemetry": telemetry_spec,
 }
+# The tables derived from the readings' expressions, with the function returning the DataFrame.
+DERIVED_TABLES: dict[str, TableFunction] = {
+    "anomaly_labels": anomaly_labels,
+    "events": events,
+    "alerts": alerts,
+}
+# Every table of the demo, in the order it is written.
+TABLES_IN_ORDER = ("locations", "devices", "sensor_readings", "anomaly_labels", "events", "alerts", "telemetry")
+
+
+def build_table(spark: SparkSession, config: IoTConfig, name: str) -> DataFrame:
+    """One demo table as a DataFrame, without writing anything.
+
+    Example:
+        >>> build_table(spark, IoTConfig.preset("tiny"), "events").count() > 0  # doctest: +SKIP
+        True
+    """
+    if name in TABLE_SPECS:
+        return TABLE_SPECS[name](spark, config).build()
+    return DERIVED_TABLES[name](spark, config)
 
 
 @dataclass(frozen=True)
@@ -44,7 +74,7 @@ def build_tables(spark: SparkSession, config: IoTConfig) -> dict[str, DataFrame]
         >>> tables["devices"].count()  # doctest: +SKIP
         60
     """
-    return {name: spec(spark, config).build() for name, spec in TABLE_SPECS.items()}
+    return {name: build_table(spark, config, name) for name in TABLES_IN_ORDER}
 
 
 def generate_iot_demo(
@@ -81,9 +111,10 @@ def generate_iot_demo(
     started = time.perf_counter()
     tables: dict[str, DataFrame] = {}
     entries: dict[str, Any] = {}
-    for name, spec in TABLE_SPECS.items():
+    for name in TABLES_IN_ORDER:
         t0 = time.perf_counter()
-        df = spec(spark, config).build()
+        # alerts come from the events just written, not from a second computation of them
+        df = alerts(spark, config, tables["events"]) if name == "alerts" else build_table(spark, config, name)
         write_delta(df, layout.delta_path(name))
         write_landing(df, layout.landing_path(name))
         tables[name] = spark.read.format("delta").load(layout.delta_path(name))
@@ -104,8 +135,42 @@ def generate_iot_demo(
         "seed": config.seed,
         "config": config.to_dict(),
         "tables": entries,
-        "problems": {},
+        "problems": problem_counts(tables),
         "seconds": round(time.perf_counter() - started, 2),
     }
     layout.write_manifest(manifest)
     return DemoResult(tables, manifest)
+
+
+def problem_counts(tables: dict[str, DataFrame]) -> dict[str, Any]:
+    """Counts of every injected problem by type, from the written tables (for the manifest).
+
+    ``anomalies``: episodes and distinct readings per type; ``quality``: readings per problem (for
+    duplicates, the extra rows); ``maintenance``: readings in a window; ``events`` by type and
+    ``alerts`` by level.
+    """
+    readings = tables["sensor_readings"]
+    rows = readings.groupBy("anomaly_type", "quality_issue", "device_status").count().collect()
+    per_anomaly = dict.fromkeys(ANOMALY_TYPES, 0)
+    per_issue = dict.fromkeys(QUALITY_ISSUES, 0)
+    maintenance = 0
+    for r in rows:
+        # a duplicated reading is two rows in its group
+        n = r["count"] // 2 if r["quality_issue"] == "duplicate" else r["count"]
+        if r["anomaly_type"]:
+            per_anomaly[r["anomaly_type"]] += n
+        if r["quality_issue"]:
+            per_issue[r["quality_issue"]] += n
+        if r["device_status"] == "Maintenance":
+            maintenance += n
+    def by(table: str, column: str) -> dict[str, int]:
+        return {r[column]: r["count"] for r in tables[table].groupBy(column).count().collect()}
+
+    episodes = by("anomaly_labels", "anomaly_type")
+    return {
+        "anomalies": {k: {"episodes": episodes.get(k, 0), "readings": per_anomaly[k]} for k in ANOMALY_TYPES},
+        "quality": per_issue,
+        "maintenance": {"readings": maintenance},
+        "events": by("events", "event_type"),
+        "alerts": by("alerts", "alert_level"),
+    }

@@ -69,6 +69,7 @@ class LocalTime:
         cuts = sorted({t for z in zones for t in _transitions(z, lo, hi)})
         self.cuts: tuple[int, ...] = tuple(cuts)
         starts = [lo, *cuts]
+        self.starts: tuple[int, ...] = tuple(starts)
         self.offsets: tuple[tuple[int, ...], ...] = tuple(
             tuple(_offset(z, s) for z in zones) for s in starts
         )
@@ -94,6 +95,17 @@ class LocalTime:
     def local_seconds(self, epoch_s: str, city_idx: str) -> str:
         """Local wall-clock time as seconds since 1970-01-01 00:00 local."""
         return f"({epoch_s} + {self.offset_seconds(epoch_s, city_idx)})"
+
+    def first_instant(self, city: int, local_start: int, local_end: int) -> int | None:
+        """The first epoch second whose local time in the city lies in ``[local_start, local_end)``
+        (local seconds since 1970-01-01 00:00 local), or None; exact across DST changes."""
+        tz = _CITY_TZ[city]
+        ends = [*self.starts[1:], 2**62]
+        for a, b, seg in zip(self.starts, ends, self.offsets):
+            u = max(a, local_start - seg[tz])
+            if u < b and u + seg[tz] < local_end:
+                return u
+        return None
 
     def offset_at(self, epoch_s: int, city: int) -> int:
         """The same lookup in Python (for tests)."""

@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Randomness", "dbl", "salt", "split_uniform", "sql_str", "weighted_case"]
+__all__ = ["Randomness", "dbl", "hash_fields", "salt", "split_uniform", "sql_str", "weighted_case"]
 
 _MASK53 = 9007199254740991  # 2**53 - 1: a double holds 53 bits exactly
 _FIELD_BITS = 21  # three independent uniforms of 21 bits from one 64-bit hash
@@ -55,6 +55,24 @@ def split_uniform(hash_expr: str, part: int, bits: int = _FIELD_BITS) -> str:
     shift = f"shiftrightunsigned({hash_expr}, {part * bits})" if part else f"({hash_expr})"
     # multiply by the exact reciprocal: a division is nullable in Spark, and null checks bloat the code
     return f"(({shift} & {(1 << bits) - 1}L) * {float(2.0 ** -bits)!r}D)"
+
+
+def hash_fields(hash_expr: str, *bits: int) -> tuple[str, ...]:
+    """Independent uniforms in [0, 1) from consecutive bit fields of one 64-bit hash expression,
+    of the given widths (at most 64 bits in all).
+
+    Example:
+        >>> len(hash_fields("h", 12, 12, 8, 16, 16))
+        5
+    """
+    if sum(bits) > 64 or any(not 1 <= b <= 32 for b in bits):
+        raise ValueError(f"fields of 1 to 32 bits, 64 in all, got {bits}")
+    out, shift = [], 0
+    for b in bits:
+        shifted = f"shiftrightunsigned({hash_expr}, {shift})" if shift else f"({hash_expr})"
+        out.append(f"(({shifted} & {(1 << b) - 1}L) * {float(2.0 ** -b)!r}D)")
+        shift += b
+    return tuple(out)
 
 
 def weighted_case(u_expr: str, values: Sequence[str], weights: Sequence[float]) -> str:

@@ -1,18 +1,24 @@
 """A thin builder over ``dbldatagen.DataGenerator`` for expression columns.
 
 Every column is a SQL expression; the builder finds which earlier columns an expression reads
-and passes them as ``baseColumn``, so dbldatagen builds the columns in a valid order.
+and passes them as ``baseColumn``, so dbldatagen builds the columns in a valid order. It also
+records the columns, so that the same rows can be computed for any DataFrame of ids
+(:func:`replay`): a table derived from readings (labels, events) computes exactly the readings it
+refers to, without generating the whole table.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 import dbldatagen as dg
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from dbx_iot_gen.config import IoTConfig
+
+__all__ = ["ROWS_PER_PARTITION", "ColumnDef", "SpecBuilder", "partitions_for", "replay"]
 
 ROWS_PER_PARTITION = 4_000_000
 
@@ -24,6 +30,17 @@ def partitions_for(config: IoTConfig, rows: int) -> int:
     return max(2, math.ceil(rows / ROWS_PER_PARTITION))
 
 
+@dataclass(frozen=True)
+class ColumnDef:
+    """One column of a spec: a SQL expression of earlier columns and ``id``."""
+
+    name: str
+    dtype: str | None  # None: the type Spark infers (no cast: keeps non-null struct fields non-null)
+    expr: str
+    omit: bool
+    is_generator: bool = False
+
+
 class SpecBuilder:
     """Adds SQL-expression columns to a fresh DataGenerator whose ``id`` runs from 0 to rows - 1."""
 
@@ -33,14 +50,54 @@ class SpecBuilder:
             randomSeedMethod="fixed", randomSeed=seed,
         )
         self._names: list[str] = ["id"]
+        self._barrier: str | None = None
+        self.defs: list[ColumnDef] = []
 
-    def col(self, name: str, dtype: str, expr: str, *, omit: bool = False) -> SpecBuilder:
-        """Add column ``name`` of SQL type ``dtype`` computed by ``expr``."""
-        bases = [c for c in self._names if re.search(rf"(?<![\w.']){re.escape(c)}(?![\w'])", expr)]
-        self.spec = self.spec.withColumn(name, dtype, expr=expr, baseColumn=bases or "id", omit=omit)
-        self._names.append(name)
-        return self
+    def col(self, name: str, dtype: str | None, expr: str, *, omit: bool = False) -> SpecBuilder:
+        """Add column ``name`` of SQL type ``dtype`` (``None``: as Spark infers it) computed by ``expr``."""
+        return self._add(ColumnDef(name, dtype, expr, omit))
 
-    def tmp(self, name: str, dtype: str, expr: str) -> SpecBuilder:
+    def tmp(self, name: str, dtype: str | None, expr: str) -> SpecBuilder:
         """Add an intermediate column that is not in the output."""
         return self.col(name, dtype, expr, omit=True)
+
+    def explode(self, name: str, array_expr: str) -> SpecBuilder:
+        """Repeat each row once per element of ``array_expr`` (an intermediate column).
+
+        Every later column is computed after it. That is also a code-size barrier: whole-stage
+        codegen puts the columns before and after a Generate into separate methods, and the JVM
+        only compiles methods under 8 KB of bytecode.
+        """
+        self._add(ColumnDef(name, None, f"explode({array_expr})", True, is_generator=True))
+        self._barrier = name
+        return self
+
+    def _add(self, d: ColumnDef) -> SpecBuilder:
+        bases = [c for c in self._names if re.search(rf"(?<![\w.']){re.escape(c)}(?![\w'])", d.expr)]
+        if self._barrier and self._barrier not in bases:
+            bases.append(self._barrier)
+        dtype = dg.INFER_DATATYPE if d.dtype is None else d.dtype
+        self.spec = self.spec.withColumn(d.name, dtype, expr=d.expr, baseColumn=bases or "id", omit=d.omit)
+        self._names.append(d.name)
+        self.defs.append(d)
+        return self
+
+
+def replay(df: DataFrame, defs: list[ColumnDef], *, keep: tuple[str, ...] = ()) -> DataFrame:
+    """The columns ``defs`` computed for the ids of ``df`` (a column ``id``), without generators.
+
+    Returns the output columns of the spec, then the intermediate columns named in ``keep``; the
+    other columns of ``df`` stay in front.
+
+    Example:
+        >>> b = SpecBuilder(spark, "t", 10, 2, 1).tmp("x", "long", "id * 2").col("y", "long", "x + 1")  # doctest: +SKIP
+        >>> replay(spark.range(3), b.defs).columns  # doctest: +SKIP
+        ['id', 'y']
+    """
+    base = list(df.columns)
+    for d in defs:
+        if not d.is_generator:
+            value = f"CAST(({d.expr}) AS {d.dtype})" if d.dtype else f"({d.expr})"
+            df = df.selectExpr("*", f"{value} AS {d.name}")
+    out = [d.name for d in defs if not d.omit and not d.is_generator]
+    return df.select(*base, *out, *[k for k in keep if k not in out])

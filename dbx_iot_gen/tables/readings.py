@@ -5,6 +5,10 @@ its metrics), ``tick = id div n_channels``; so time rises with the id, as a hist
 A value is the channel's baseline plus seasonal and daily cycles in the facility's local time,
 business-hours schedules, slow channel-specific wander (continuity without state), drift with
 days since install, and a little noise.
+
+Then what goes wrong, each labeled in the row: maintenance windows (no value, status
+Maintenance), anomaly episodes (spike, dropout, drift, stuck; see :mod:`.anomalies`) and
+data-quality problems (missing values, duplicates, malfunctions out of range, late arrival).
 """
 
 from __future__ import annotations
@@ -14,21 +18,26 @@ import math
 from dataclasses import dataclass
 
 import dbldatagen as dg
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from dbx_iot_gen.catalog import CITIES, CLIMATE, METRICS, REFERENCE_SWING
-from dbx_iot_gen.config import IoTConfig
+from dbx_iot_gen.config import ANOMALY_TYPES, IoTConfig
 from dbx_iot_gen.fleet import PROFILES, FleetLayout
 from dbx_iot_gen.patterns import LocalTime, day_of_week, seasonal_cycle, slow_wander
-from dbx_iot_gen.rand import Randomness, dbl, split_uniform, sql_str
-from dbx_iot_gen.tables._spec import SpecBuilder, partitions_for
+from dbx_iot_gen.rand import Randomness, dbl, hash_fields, split_uniform, sql_str
+from dbx_iot_gen.tables._spec import ColumnDef, SpecBuilder, partitions_for, replay
 
-__all__ = ["READING_COLUMNS", "readings_spec"]
+__all__ = ["ANOMALY_CODES", "ISSUE_CODES", "READING_COLUMNS", "readings_at", "readings_spec"]
 
 READING_COLUMNS = (
     "reading_id", "device_id", "timestamp", "metric_name", "metric_value", "unit", "quality_score",
-    "device_status", "is_anomaly", "anomaly_type", "ingest_timestamp",
+    "device_status", "is_anomaly", "anomaly_type", "quality_issue", "ingest_timestamp",
 )
+
+# Codes of the int columns ``anomaly`` and ``issue``; 0 is none. Value problems come first.
+ANOMALY_CODES = {kind: i + 1 for i, kind in enumerate(ANOMALY_TYPES)}
+ISSUE_ORDER = ("null_value", "out_of_range", "duplicate", "late_arrival")
+ISSUE_CODES = {issue: i + 1 for i, issue in enumerate(ISSUE_ORDER)}
 
 # Annual mean outdoor temperature of each city, and its seasonal swing relative to the seed's.
 _CITY_MEAN_TEMP = tuple(CLIMATE[c.name][0] for c in CITIES)
@@ -48,6 +57,8 @@ class _Profile:
     wander: float  # amplitude of the slow channel-specific wander
     drift: float  # drift multiplier
     noise: float  # half-width of the per-reading noise
+    sigma: float  # typical deviation: the unit of anomaly magnitudes
+    typical: float = 1.0  # mean schedule factor: a stuck sensor repeats level * typical
 
 
 def profile_parameters(config: IoTConfig) -> tuple[list[_Profile], list[float]]:
@@ -62,13 +73,13 @@ def profile_parameters(config: IoTConfig) -> tuple[list[_Profile], list[float]]:
     season, daily = pat.temperature_seasonal_amplitude, pat.temperature_daily_amplitude
     n = pat.noise_level
     by_metric = {
-        ("Temperature Sensor", "temperature"): _Profile(0, 1, 3, season, 0, daily, 1.0, 1.0, 1.5 * n),
-        ("Humidity Sensor", "humidity"): _Profile(50, 0, 30, 0, 0, -1.6 * daily, 6.0, 2.0, 1.5 * n),
-        ("Pressure Sensor", "pressure"): _Profile(1013.25, 0, 4, 0, 0, 0, 9.0, 1.0, 0.3 * n),
-        ("Motion Detector", "vibration"): _Profile(1, 0, 1, 0, 0, 0, 0.3, 0.1, 0.15 * n),
-        ("Smart Meter", "power"): _Profile(1, 0, 1, 0, 0, 0, 5.0, 2.0, 5.0 * n),
-        ("HVAC Controller", "temperature"): _Profile(21, 0, 2, 0, 0, 0.1 * daily, 0.3, 0.5, 0.3 * n),
-        ("HVAC Controller", "power"): _Profile(12.5, 0, 15, 0, 3.0, 0, 0.5, 0.5, 0.5 * n),
+        ("Temperature Sensor", "temperature"): _Profile(0, 1, 3, season, 0, daily, 1.0, 1.0, 1.5 * n, 4.0),
+        ("Humidity Sensor", "humidity"): _Profile(50, 0, 30, 0, 0, -1.6 * daily, 6.0, 2.0, 1.5 * n, 8.0),
+        ("Pressure Sensor", "pressure"): _Profile(1013.25, 0, 4, 0, 0, 0, 9.0, 1.0, 0.3 * n, 6.0),
+        ("Motion Detector", "vibration"): _Profile(1, 0, 1, 0, 0, 0, 0.3, 0.1, 0.15 * n, 1.0),
+        ("Smart Meter", "power"): _Profile(1, 0, 1, 0, 0, 0, 5.0, 2.0, 5.0 * n, 15.0),
+        ("HVAC Controller", "temperature"): _Profile(21, 0, 2, 0, 0, 0.1 * daily, 0.3, 0.5, 0.3 * n, 1.5),
+        ("HVAC Controller", "power"): _Profile(12.5, 0, 15, 0, 3.0, 0, 0.5, 0.5, 0.5 * n, 6.0),
     }
     start, end = pat.business_hours_start, pat.business_hours_end
 
@@ -86,11 +97,12 @@ def profile_parameters(config: IoTConfig) -> tuple[list[_Profile], list[float]]:
         ("HVAC Controller", "power"): [hvac(h) for h in range(24)] * 5 + [0.6 * hvac(h) for h in range(24)] * 2,
     }
     maintenance = {h for w in pat.maintenance_windows for h in w.hours_of_week()}
-    table = []
+    table, profiles = [], []
     for p in PROFILES:
         week = schedules.get(p, [1.0] * 168)  # by local hour of the week, Monday 00:00 first
         table += [math.nan if h in maintenance else v for h, v in enumerate(week)]
-    return [by_metric[p] for p in PROFILES], table
+        profiles.append(dataclasses.replace(by_metric[p], typical=sum(week) / len(week)))
+    return profiles, table
 
 
 def readings_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
@@ -98,15 +110,50 @@ def readings_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
 
     Args:
         spark: the session.
-        config: the dataset config (devices, time range, cadence, patterns, seed).
+        config: the dataset config (devices, time range, cadence, patterns, anomalies, quality, seed).
 
     Returns:
-        A dbldatagen spec with ``id`` from 0 to ``FleetLayout(config).reading_rows - 1``.
+        A dbldatagen spec with ``id`` from 0 to ``FleetLayout(config).reading_rows - 1``; duplicated
+        readings (``quality_issue = 'duplicate'``) come out twice.
 
     Example:
         >>> spec = readings_spec(spark, IoTConfig.preset("tiny"))  # doctest: +SKIP
         >>> df = spec.withColumn("value_f", "double", expr="metric_value * 1.8D + 32D").build()  # doctest: +SKIP
     """
+    layout = FleetLayout(config)
+    b = SpecBuilder(spark, "sensor_readings", layout.reading_rows, partitions_for(config, layout.reading_rows),
+                    config.seed)
+    _add_reading_columns(b, config)
+    return b.spec
+
+
+def readings_at(spark: SparkSession, config: IoTConfig, ids: DataFrame, *, keep: tuple[str, ...] = ()) -> DataFrame:
+    """The readings with the row ids (``reading_id - 1``) of column ``id`` of ``ids``, computed by
+    the very expressions of :func:`readings_spec`, without generating the table (no duplicates).
+
+    Args:
+        spark: the session.
+        config: the dataset config.
+        ids: a DataFrame with a bigint column ``id``; its other columns are kept in front.
+        keep: intermediate columns to keep as well (for example ``anomaly``, ``ep_offset``).
+
+    Example:
+        >>> readings_at(spark, cfg, spark.range(5)).count()  # doctest: +SKIP
+        5
+    """
+    b = SpecBuilder(spark, "sensor_readings", 1, 1, config.seed)
+    _add_reading_columns(b, config)
+    return replay(ids, b.defs, keep=keep)
+
+
+def reading_defs(spark: SparkSession, config: IoTConfig) -> list[ColumnDef]:
+    """The column definitions of ``sensor_readings`` (for tests and tools)."""
+    b = SpecBuilder(spark, "sensor_readings", 1, 1, config.seed)
+    _add_reading_columns(b, config)
+    return b.defs
+
+
+def _add_reading_columns(b: SpecBuilder, config: IoTConfig) -> None:
     layout = FleetLayout(config)
     rnd = Randomness(config.seed, "sensor_readings")
     local_time = LocalTime(config)
@@ -117,6 +164,7 @@ def readings_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     device_expr, profile_expr = layout.channel_parts("channel")
     profiles, schedule = profile_parameters(config)
     metrics = [METRICS[m] for _, m in PROFILES]
+    anomalies, quality = config.anomalies, config.quality
 
     # One non-null struct of coefficients per profile: a single lookup, then cheap field reads.
     def struct(p: _Profile, low: float, high: float) -> str:
@@ -129,12 +177,12 @@ def readings_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     city_mean_temp = f"element_at(array({', '.join(dbl(t) for t in _CITY_MEAN_TEMP)}), city_idx + 1)"
     signed_scale = (sc if c.latitude >= 0 else -sc for c, sc in zip(CITIES, _CITY_SEASON_SCALE))  # south: flipped
     city_season = f"element_at(array({', '.join(dbl(v) for v in signed_scale)}), city_idx + 1)"
-    # few hashes a row: four 16-bit uniforms from the row's hash, six 10-bit ones from the channel's
-    u_jitter, u_noise, u_quality, u_ingest = (split_uniform("row_h", i, 16) for i in range(4))
+    # few hashes a row: five uniforms from the row's hash, six 10-bit ones from the channel's, four
+    # 16-bit ones from the episode slot's
+    u_jitter, u_noise, u_quality, u_ingest, u_issue = hash_fields("row_h", 12, 12, 8, 16, 16)
     c_base, c_phase1, c_phase2, c_drift, c_period1, c_period2 = (split_uniform("channel_h", i, 10) for i in range(6))
+    e_kind, e_length, e_start, e_size = (split_uniform("ep_h", i, 16) for i in range(4))
 
-    b = SpecBuilder(spark, "sensor_readings", layout.reading_rows, partitions_for(config, layout.reading_rows),
-                    config.seed)
     b.tmp("tick", "long", f"coalesce(id div {n_ch}L, 0L)")
     b.tmp("channel", "long", f"id - tick * {n_ch}L")
     b.col("reading_id", "long", "id + 1L")
@@ -142,6 +190,27 @@ def readings_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     b.tmp("profile", "int", profile_expr)
     b.tmp("row_h", "long", rnd.hash("row", "id"))
     b.tmp("channel_h", "long", rnd.hash("channel", "device_id", "profile"))
+
+    # Anomaly episodes by slot: a channel's ticks are cut into slots of S readings; a slot holds at
+    # most one episode, whose kind, length, start and size come from one hash of (channel, slot).
+    slot = anomalies.slot_readings
+    shift = slot.bit_length() - 1
+    b.tmp("ep_h", "long", rnd.hash("episode", "channel", f"shiftright(tick, {shift})"))
+    probs = anomalies.episode_probabilities()
+    lows = [anomalies.lengths(k)[0] for k in ANOMALY_TYPES]
+    spans = [anomalies.lengths(k)[1] - anomalies.lengths(k)[0] + 1 for k in ANOMALY_TYPES]
+    branches, cumulative = [], 0.0
+    for code, p in enumerate(probs, start=1):
+        if p > 0:
+            cumulative += p
+            branches.append(f"WHEN {e_kind} < {dbl(cumulative)} THEN {code}")
+    b.tmp("ep_kind", "int", f"(CASE {' '.join(branches)} ELSE 0 END)" if branches else "0")
+    b.tmp("ep_len", "int", f"element_at(array(0, {', '.join(map(str, lows))}), ep_kind + 1)"
+                           f" + cast({e_length} * element_at(array(1D, {', '.join(dbl(s) for s in spans)}),"
+                           f" ep_kind + 1) as int)")
+    b.tmp("ep_pos", "int", f"cast(tick & {slot - 1}L as int) - cast({e_start} * ({slot + 1} - ep_len) as int)")
+    b.tmp("ep_active", "int", "IF(ep_pos >= 0 AND ep_pos < ep_len, ep_kind, 0)")
+
     b.tmp("t_us", "long", f"{config.start_micros}L + tick * {cadence_us}L + cast({u_jitter} * {jitter_us}D as long)")
     b.col("timestamp", "timestamp", "timestamp_micros(t_us)")
     b.col("metric_name", "string", f"element_at(array({', '.join(sql_str(m.name) for m in metrics)}), profile + 1)")
@@ -149,39 +218,79 @@ def readings_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     b.tmp("city_idx", "int", layout.city_of_location(layout.location_of("device_id")))
     b.tmp("local_s", "long", f"coalesce({local_time.local_seconds('epoch_s', 'city_idx')}, epoch_s)")
     b.tmp("day_s", "long", "coalesce(pmod(local_s, 86400L), 0L)")
-    b.tmp("age_days", "double",
-          f"{layout.install_days_before_start('device_id')} + (epoch_s - {start_day_s}L) * {dbl(1 / 86400)}")
-    b.tmp("season", "double", seasonal_cycle("local_s", "1D"))
     # one lookup by profile and local hour of the week gives the schedule factor, NaN in maintenance
     hour_of_week = f"cast({day_of_week('local_s')} * 24L + coalesce(day_s div 3600L, 0L) as int)"
     b.tmp("sched", "double",
           f"element_at(array({', '.join(dbl(v) for v in schedule)}), profile * 168 + {hour_of_week} + 1)")
     b.tmp("in_maintenance", "boolean", "isnan(sched)")
+    # a device in maintenance measures nothing, so it has no anomaly either
+    b.tmp("anomaly", "int", "IF(in_maintenance, 0, ep_active)")
+
+    # Data-quality problems: one uniform picks at most one; value problems need a value.
+    q_branches, cumulative = [], 0.0
+    for code, issue in enumerate(ISSUE_ORDER, start=1):
+        if quality.rate(issue) > 0:
+            cumulative += quality.rate(issue)
+            q_branches.append(f"WHEN {u_issue} < {dbl(cumulative)} THEN {code}")
+    issue_raw = f"(CASE {' '.join(q_branches)} ELSE 0 END)" if q_branches else "0"
+    b.tmp("issue", "int", f"IF({issue_raw} <= 2 AND (anomaly > 0 OR in_maintenance), 0, {issue_raw})"
+          if q_branches else "0")
+    # the copy of a retransmitted reading; also splits the generated code in two methods
+    b.explode("copy", f"IF(issue = {ISSUE_CODES['duplicate']}, array(0, 1), array(0))")
+
+    b.tmp("age_days", "double",
+          f"{layout.install_days_before_start('device_id')} + (epoch_s - {start_day_s}L) * {dbl(1 / 86400)}")
+    b.tmp("season", "double", seasonal_cycle("local_s", "1D"))
     # rates of one cycle in 6 to 30 hours and in 2 to 7 days (cycles per second)
     wander = slow_wander(f"(epoch_s - {start_day_s}L)", c_phase1, c_phase2,
                          f"({dbl(1 / 108000)} + {dbl(1 / 21600 - 1 / 108000)} * {c_period1})",
                          f"({dbl(1 / 604800)} + {dbl(1 / 172800 - 1 / 604800)} * {c_period2})")
-    # a column of its own, evaluated once a row; inlined, its CASE cost 1.5 KB of generated code
-    fields = [f"{f.name}:double" for f in dataclasses.fields(_Profile)] + ["low:double", "high:double"]
-    struct_type = f"struct<{','.join(fields)}>"
-    b.tmp("coef", struct_type, coef)
+    # a column of its own, evaluated once a row; inlined, its CASE cost 1.5 KB of generated code. Its
+    # type is inferred: a cast to a declared struct type would make the fields nullable, and null
+    # checks on every field read doubled the code
+    b.tmp("coef", None, coef)
     c = "coef"
-    level = f"({c}.base + {c}.city_weight * {city_mean_temp} + {c}.spread * ({c_base} - 0.5D))"
-    raw = (f"{level} * sched"
-           f" + {c}.season * {city_season} * season"
-           f" + {c}.season_abs * abs(season)"
-           f" + {c}.daily * sin(6.283185307179586D * (day_s * {dbl(1 / 3600)} - 9D) * {dbl(1 / 24)})"
-           f" + {c}.wander * {wander}"
-           f" + {c}.drift * {dbl(config.patterns.drift_per_day)} * age_days * ({c_drift} * 2D - 0.5D)"
-           f" + {c}.noise * ({u_noise} * 2D - 1D)")
-    # null in maintenance: try_divide by 0 gives NULL, and costs far less code than IF(..., NULL, ...)
+    b.tmp("level", "double", f"{c}.base + {c}.city_weight * {city_mean_temp} + {c}.spread * ({c_base} - 0.5D)")
+    # size of the episode's fault in the metric's unit: a spike's height, a drift's final offset
+    size = f"{c}.sigma * (0.75D + 0.5D * {e_size})"
+    b.tmp("ep_offset", "double",
+          f"{size} * IF(ep_kind = {ANOMALY_CODES['spike']}, {dbl(anomalies.spike_magnitude)}, "
+          f"{dbl(anomalies.drift_magnitude)})")
+    # the true value: level, schedule, cycles, wander and drift (noise and faults come after)
+    b.tmp("smooth", "double",
+          "level * sched"
+          f" + {c}.season * {city_season} * season"
+          f" + {c}.season_abs * abs(season)"
+          f" + {c}.daily * sin(6.283185307179586D * (day_s * {dbl(1 / 3600)} - 9D) * {dbl(1 / 24)})"
+          f" + {c}.wander * {wander}"
+          f" + {c}.drift * {dbl(config.patterns.drift_per_day)} * age_days * ({c_drift} * 2D - 0.5D)")
+    # a second code-size barrier: the generated method after it stays small enough to JIT quickly
+    b.explode("split", "array(0)")
+    ramp = (f"IF(anomaly = {ANOMALY_CODES['spike']}, 1D, IF(anomaly = {ANOMALY_CODES['drift']}, "
+            f"(ep_pos + 1) * (1D / ep_len), 0D))")
+    # a stuck sensor repeats a constant: its channel's typical level
+    b.tmp("value", "double",
+          f"least({c}.high, greatest({c}.low, IF(anomaly = {ANOMALY_CODES['stuck']}, level * {c}.typical, "
+          f"smooth + {c}.noise * ({u_noise} * 2D - 1D) + ep_offset * {ramp})))")
+    factor = dbl(quality.out_of_range_factor)
+    malfunction = f"IF(issue = {ISSUE_CODES['out_of_range']}, greatest(value * {factor}, {c}.high * 2D), value)"
+    # null in maintenance, dropouts and missing values: try_divide by 0 gives NULL, and costs far
+    # less code than IF(..., NULL, ...)
     b.col("metric_value", "double",
-          f"try_divide(least({c}.high, greatest({c}.low, {raw})), IF(in_maintenance, 0D, 1D))")
+          f"try_divide({malfunction}, IF(in_maintenance OR anomaly = {ANOMALY_CODES['dropout']}"
+          f" OR issue = {ISSUE_CODES['null_value']}, 0D, 1D))")
     b.col("unit", "string", f"element_at(array({', '.join(sql_str(m.unit) for m in metrics)}), profile + 1)")
     b.col("quality_score", "int",
           f"cast(100D - floor({u_quality} * 12D) - least(floor(age_days * {dbl(1 / 365)}), 8D) * 2D as int)")
-    b.col("device_status", "string", "IF(in_maintenance, 'Maintenance', 'Online')")
-    b.col("is_anomaly", "boolean", "false")
-    b.col("anomaly_type", "string", "cast(null as string)")
-    b.col("ingest_timestamp", "timestamp", f"timestamp_micros(t_us + 200000L + cast({u_ingest} * 2800000D as long))")
-    return b.spec
+    b.col("device_status", "string",
+          f"IF(in_maintenance, 'Maintenance', IF(anomaly = {ANOMALY_CODES['dropout']}, 'Offline', 'Online'))")
+    b.col("is_anomaly", "boolean", "anomaly > 0")
+    b.col("anomaly_type", "string",
+          f"element_at(array(CAST(NULL AS STRING), {', '.join(map(sql_str, ANOMALY_TYPES))}), anomaly + 1)")
+    b.col("quality_issue", "string",
+          f"element_at(array(CAST(NULL AS STRING), {', '.join(map(sql_str, ISSUE_ORDER))}), issue + 1)")
+    late_lo, late_hi = quality.late_seconds
+    late_us = f"exp({dbl(math.log(late_lo * 1e6))} + {u_ingest} * {dbl(math.log(late_hi / late_lo))})"
+    b.col("ingest_timestamp", "timestamp",
+          f"timestamp_micros(t_us + IF(issue = {ISSUE_CODES['late_arrival']}, cast({late_us} as long), "
+          f"200000L + cast({u_ingest} * 2800000D as long)))")

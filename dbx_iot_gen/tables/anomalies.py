@@ -1,0 +1,83 @@
+"""``anomaly_labels``: one row per anomaly episode, the ground truth of ``sensor_readings``.
+
+Episodes live in slots (see :func:`.readings.readings_spec`): each device and metric has at most
+one episode per slot of ``AnomalyConfig.slot_readings`` readings. The labels are a small grid over
+(channel, slot): the slot's first reading tells whether it holds an episode, and its kind, length
+and start; then the episode's readings are computed by the very expressions of the readings
+table (:func:`.readings.readings_at`), so a label covers exactly the readings flagged
+``is_anomaly`` (an episode that falls in a maintenance window or past the data's end loses those
+readings, and a label with none left is dropped).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from dbx_iot_gen.config import IoTConfig
+from dbx_iot_gen.fleet import FleetLayout
+from dbx_iot_gen.tables.readings import ANOMALY_CODES, readings_at
+
+__all__ = ["LABEL_COLUMNS", "anomaly_episodes", "anomaly_labels"]
+
+LABEL_COLUMNS = ("anomaly_id", "device_id", "metric_name", "anomaly_type", "start_ts", "end_ts", "magnitude",
+                 "readings")
+
+
+def anomaly_episodes(spark: SparkSession, config: IoTConfig) -> DataFrame:
+    """Every episode with its readings summarised: the labels' columns, plus ``unit``, the first
+    and last reading (id, value) for the events an episode raises.
+
+    Example:
+        >>> anomaly_episodes(spark, IoTConfig.preset("tiny")).count() > 0  # doctest: +SKIP
+        True
+    """
+    layout = FleetLayout(config)
+    n_ch, ticks = layout.n_channels, config.reading_ticks
+    slot = config.anomalies.slot_readings
+    n_slots = -(-ticks // slot)
+    grid = spark.range(0, n_ch * n_slots, 1, max(1, min(64, n_ch * n_slots // 200_000 + 1))).selectExpr(
+        "id + 1L AS anomaly_id", f"id % {n_ch}L AS ep_channel", f"id div {n_ch}L AS ep_slot")
+    firsts = grid.selectExpr("*", f"ep_slot * {slot}L * {n_ch}L + ep_channel AS id")
+    # the slot's first reading knows the slot's episode: kind, length and start (= -ep_pos there)
+    episodes = (readings_at(spark, config, firsts, keep=("ep_kind", "ep_len", "ep_pos"))
+                .where("ep_kind > 0")
+                .selectExpr("anomaly_id", "ep_channel", f"ep_slot * {slot}L - ep_pos AS first_tick",
+                            "ep_len")
+                .where(f"first_tick < {ticks}L"))
+    ticks_df = episodes.selectExpr(
+        "anomaly_id",
+        f"explode(sequence(first_tick, least(first_tick + ep_len, {ticks}L) - 1L)) AS ep_tick",
+        "ep_channel")
+    ids = ticks_df.selectExpr("anomaly_id", f"ep_tick * {n_ch}L + ep_channel AS id")
+    readings = (readings_at(spark, config, ids, keep=("anomaly", "ep_offset"))
+                .where("is_anomaly"))
+    stuck = ANOMALY_CODES["stuck"]
+    dropout = ANOMALY_CODES["dropout"]
+    aggregates = [
+        *[f"first({c}) AS {c}" for c in ("device_id", "metric_name", "anomaly_type", "unit")],
+        "min(timestamp) AS start_ts",
+        "max(timestamp) AS end_ts",
+        # the fault's size in the metric's unit: a spike's height, a drift's final offset, the value
+        # a stuck sensor repeats; none for a dropout
+        f"max(CASE WHEN anomaly = {dropout} THEN NULL WHEN anomaly = {stuck} THEN metric_value"
+        f" ELSE ep_offset END) AS magnitude",
+        "cast(count(1) as int) AS readings",
+        "min_by(struct(reading_id, timestamp, metric_value), reading_id) AS first_reading",
+        "max_by(struct(reading_id, timestamp, metric_value), reading_id) AS last_reading",
+    ]
+    # first() is deterministic here: all readings of an episode share device, metric, type and unit
+    return readings.groupBy("anomaly_id").agg(*[F.expr(a) for a in aggregates])
+
+
+def anomaly_labels(spark: SparkSession, config: IoTConfig) -> DataFrame:
+    """The ``anomaly_labels`` table: one row per episode (device, metric, type, start, end, size).
+
+    Every reading with ``is_anomaly`` lies between ``start_ts`` and ``end_ts`` of exactly one label
+    of its device and metric, and every label covers ``readings`` (at least one) of them.
+
+    Example:
+        >>> labels = anomaly_labels(spark, IoTConfig.preset("tiny"))  # doctest: +SKIP
+        >>> labels.groupBy("anomaly_type").count().show()  # doctest: +SKIP
+    """
+    return anomaly_episodes(spark, config).select(*LABEL_COLUMNS)
