@@ -15,6 +15,7 @@ from dbx_iot_gen.config import ANOMALY_TYPES, QUALITY_ISSUES, IoTConfig
 from dbx_iot_gen.output import OutputLayout, write_delta, write_landing
 from dbx_iot_gen.tables import (
     alerts,
+    anomaly_episodes,
     anomaly_labels,
     devices_spec,
     events,
@@ -111,10 +112,17 @@ def generate_iot_demo(
     started = time.perf_counter()
     tables: dict[str, DataFrame] = {}
     entries: dict[str, Any] = {}
+    # labels and events both start from the anomaly episodes: computed once
+    episodes = anomaly_episodes(spark, config).cache()
+    derived = {
+        "anomaly_labels": lambda: anomaly_labels(spark, config, episodes),
+        "events": lambda: events(spark, config, episodes),
+        # alerts come from the events just written, not from a second computation of them
+        "alerts": lambda: alerts(spark, config, tables["events"]),
+    }
     for name in TABLES_IN_ORDER:
         t0 = time.perf_counter()
-        # alerts come from the events just written, not from a second computation of them
-        df = alerts(spark, config, tables["events"]) if name == "alerts" else build_table(spark, config, name)
+        df = derived[name]() if name in derived else build_table(spark, config, name)
         write_delta(df, layout.delta_path(name))
         write_landing(df, layout.landing_path(name))
         tables[name] = spark.read.format("delta").load(layout.delta_path(name))
@@ -138,6 +146,7 @@ def generate_iot_demo(
         "problems": problem_counts(tables),
         "seconds": round(time.perf_counter() - started, 2),
     }
+    episodes.unpersist()
     layout.write_manifest(manifest)
     return DemoResult(tables, manifest)
 

@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from dbx_iot_gen import IoTConfig
 from dbx_iot_gen.cli import main
+from dbx_iot_gen.config import ANOMALY_TYPES
 from dbx_iot_gen.spark import get_spark
 
 
@@ -22,6 +23,16 @@ def spark() -> SparkSession:
 @pytest.fixture(scope="session")
 def tiny() -> IoTConfig:
     return IoTConfig.preset("tiny")
+
+
+def clean(config: IoTConfig) -> IoTConfig:
+    """The config without anomalies and data-quality problems: the true values."""
+    return config.replace(quality={"clean": True}, anomalies={f"{k}_rate": 0.0 for k in ANOMALY_TYPES})
+
+
+@pytest.fixture(scope="session")
+def tiny_clean(tiny: IoTConfig) -> IoTConfig:
+    return clean(tiny)
 
 
 class DemoOutput:

@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from dbx_iot_gen import __version__
 from dbx_iot_gen.cli import main
-from dbx_iot_gen.demo import TABLE_SPECS
+from dbx_iot_gen.demo import TABLES_IN_ORDER
 from dbx_iot_gen.output import read_landing
 from dbx_iot_gen.schemas import TABLES
 
@@ -21,7 +21,7 @@ from .conftest import show
 def test_demo_prints_a_progress_line_per_table(demo):
     assert demo.exit_code == 0
     lines = demo.stdout.splitlines()
-    for table in TABLE_SPECS:
+    for table in TABLES_IN_ORDER:
         line = next((ln for ln in lines if ln.startswith(table + " ")), None)
         assert line is not None and " rows " in line and line.rstrip().endswith(" s"), demo.stdout
 
@@ -30,7 +30,7 @@ def test_manifest_counts_match_the_tables(demo, tiny):
     manifest = json.loads((demo.root / "manifest.json").read_text())
     assert manifest["version"] == __version__
     assert manifest["seed"] == tiny.seed and manifest["config"] == tiny.to_dict()
-    assert set(manifest["tables"]) == set(TABLE_SPECS)
+    assert list(manifest["tables"]) == list(TABLES_IN_ORDER)
     for name, entry in manifest["tables"].items():
         assert entry["rows"] == demo.delta(name).count() > 0, name
         assert entry["delta"] == str(demo.root / "delta" / name)
@@ -56,8 +56,12 @@ def test_landing_json_reads_back_equal_to_delta(demo):
 
 def test_foreign_keys_resolve(demo):
     devices, locations = demo.delta("devices"), demo.delta("locations")
+    readings = demo.delta("sensor_readings").select("reading_id").distinct()
     for table, key, parent in (("sensor_readings", "device_id", devices), ("telemetry", "device_id", devices),
-                               ("devices", "location_id", locations)):
+                               ("devices", "location_id", locations), ("anomaly_labels", "device_id", devices),
+                               ("events", "device_id", devices), ("alerts", "device_id", devices),
+                               ("alerts", "event_id", demo.delta("events")),
+                               ("events", "reading_id", readings)):
         orphans = demo.delta(table).join(parent, key, "left_anti")
         assert orphans.count() == 0, f"{table}.{key} not found:" + show(orphans)
     not_gps = demo.delta("telemetry").join(devices.where("device_type != 'GPS Tracker'"), "device_id")
@@ -81,3 +85,34 @@ def test_rerun_replaces_the_output_completely(spark, tmp_path):
     # Delta keeps history, but the current version holds only this run's rows
     history = spark.sql(f"DESCRIBE HISTORY delta.`{out / 'delta' / 'devices'}`").count()
     assert history == 1, "a re-run starts the table afresh"
+
+
+def test_manifest_counts_every_problem_as_found_in_the_tables(demo, tiny):
+    """The manifest's problem counts, against predicates on the data itself (not on the labels alone)."""
+    problems = json.loads((demo.root / "manifest.json").read_text())["problems"]
+    readings = demo.delta("sensor_readings")
+    distinct = readings.dropDuplicates(["reading_id"])
+    expected_quality = {
+        "null_value": distinct.where("metric_value is null and device_status = 'Online'").count(),
+        "duplicate": readings.count() - distinct.count(),
+        "out_of_range": distinct.join(_ranges(demo.spark), "metric_name")
+        .where("metric_value < low or metric_value > high").count(),
+        "late_arrival": distinct.where("ingest_timestamp > timestamp + interval 100 seconds").count(),
+    }
+    assert problems["quality"] == expected_quality
+    assert all(n > 0 for n in expected_quality.values()), expected_quality
+    labels = demo.delta("anomaly_labels")
+    for kind, counts in problems["anomalies"].items():
+        assert counts["episodes"] == labels.where(F.col("anomaly_type") == kind).count() > 0, kind
+        assert counts["readings"] == distinct.where(F.col("anomaly_type") == kind).count() > 0, kind
+    assert problems["maintenance"]["readings"] == distinct.where("device_status = 'Maintenance'").count() > 0
+    events = {r["event_type"]: r["count"] for r in demo.delta("events").groupBy("event_type").count().collect()}
+    assert problems["events"] == events
+    assert sum(problems["alerts"].values()) == demo.delta("alerts").count()
+
+
+def _ranges(spark):
+    from dbx_iot_gen.catalog import METRICS
+
+    return spark.createDataFrame([(m.name, m.low, m.high) for m in METRICS.values()],
+                                 "metric_name string, low double, high double")

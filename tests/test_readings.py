@@ -17,7 +17,9 @@ from .conftest import show
 
 
 @pytest.fixture(scope="module")
-def tables(spark, tiny):
+def tables(spark, tiny_clean):
+    """The true readings: no anomalies, no data-quality problems (see test_anomalies, test_quality)."""
+    tiny = tiny_clean
     devices = devices_spec(spark, tiny).build().cache()
     locations = locations_spec(spark, tiny).build().cache()
     readings = readings_spec(spark, tiny).build().cache()
@@ -118,8 +120,8 @@ def test_seasons_follow_the_hemisphere(spark):
     assert means[("south", 1)] - means[("south", 7)] > 5, means
 
 
-def test_readings_drift_with_age(spark, tiny):
-    tiny = tiny.replace(n_devices=400)  # 40 pressure sensors: enough for the mean drift factor
+def test_readings_drift_with_age(spark, tiny_clean):
+    tiny = tiny_clean.replace(n_devices=400)  # 40 pressure sensors: enough for the mean drift factor
     drift = 0.005
     key = ["device_id", "metric_name", "reading_id"]
     base = readings_spec(spark, tiny.replace(patterns={"drift_per_day": 0.0})).build()
@@ -175,7 +177,26 @@ def test_maintenance_windows_follow_local_time(tables):
     assert marked.where("in_window").count() > 0, "the tiny range holds a Sunday morning somewhere"
 
 
-def test_maintenance_windows_are_configurable(spark, tiny):
+def test_maintenance_wins_over_anomalies_and_quality_problems(spark, tiny):
+    """With every problem on, a reading in a window still has no value, says Maintenance, and is no
+    anomaly; outside windows a missing value is always labeled (a dropout or a null_value)."""
+    devices = devices_spec(spark, tiny).build().select("device_id", "location_id")
+    locations = locations_spec(spark, tiny).build().select("location_id", "timezone")
+    local = (readings_spec(spark, tiny).build().join(devices, "device_id").join(locations, "location_id")
+             .withColumn("lt", F.from_utc_timestamp("timestamp", F.col("timezone"))))
+    window = (F.dayofweek("lt") == 1) & F.hour("lt").between(2, 5)
+    inside = local.where(window)
+    wrong = inside.where("device_status != 'Maintenance' or metric_value is not null or is_anomaly "
+                         "or quality_issue in ('null_value', 'out_of_range')")
+    assert inside.count() > 0 and wrong.count() == 0, show(wrong)
+    outside = local.where(~window)
+    unlabeled = outside.where("metric_value is null and not (anomaly_type = 'dropout' "
+                              "or quality_issue = 'null_value') or device_status = 'Maintenance'")
+    assert unlabeled.count() == 0, show(unlabeled)
+
+
+def test_maintenance_windows_are_configurable(spark, tiny_clean):
+    tiny = tiny_clean
     windows = [{"day": "Friday", "start_hour": 12, "end_hour": 14}, {"day": "Saturday", "start_hour": 0,
                                                                        "end_hour": 1}]
     cfg = tiny.replace(patterns={"maintenance_windows": windows})

@@ -1,12 +1,21 @@
 """One module per table. Large tables return a dbldatagen spec (``DataGenerator``); tables derived
 from them (labels, events, alerts) return DataFrames computed from small grids. None writes."""
 
-from dbx_iot_gen.tables.anomalies import anomaly_labels
+from dbx_iot_gen.tables.anomalies import anomaly_episodes, anomaly_labels
 from dbx_iot_gen.tables.devices import devices_spec
 from dbx_iot_gen.tables.events import alerts, events
 from dbx_iot_gen.tables.locations import locations_spec
 from dbx_iot_gen.tables.readings import readings_at, readings_spec
 from dbx_iot_gen.tables.telemetry import telemetry_spec
 
-__all__ = ["alerts", "anomaly_labels", "devices_spec", "events", "locations_spec", "readings_at", "readings_spec",
-           "telemetry_spec"]
+__all__ = [
+    "alerts",
+    "anomaly_episodes",
+    "anomaly_labels",
+    "devices_spec",
+    "events",
+    "locations_spec",
+    "readings_at",
+    "readings_spec",
+    "telemetry_spec",
+]

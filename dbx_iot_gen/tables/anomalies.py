@@ -70,14 +70,20 @@ def anomaly_episodes(spark: SparkSession, config: IoTConfig) -> DataFrame:
     return readings.groupBy("anomaly_id").agg(*[F.expr(a) for a in aggregates])
 
 
-def anomaly_labels(spark: SparkSession, config: IoTConfig) -> DataFrame:
+def anomaly_labels(spark: SparkSession, config: IoTConfig, episodes: DataFrame | None = None) -> DataFrame:
     """The ``anomaly_labels`` table: one row per episode (device, metric, type, start, end, size).
 
     Every reading with ``is_anomaly`` lies between ``start_ts`` and ``end_ts`` of exactly one label
     of its device and metric, and every label covers ``readings`` (at least one) of them.
 
+    Args:
+        spark: the session.
+        config: the dataset config.
+        episodes: :func:`anomaly_episodes` of the config, if already at hand.
+
     Example:
         >>> labels = anomaly_labels(spark, IoTConfig.preset("tiny"))  # doctest: +SKIP
         >>> labels.groupBy("anomaly_type").count().show()  # doctest: +SKIP
     """
-    return anomaly_episodes(spark, config).select(*LABEL_COLUMNS)
+    source = episodes if episodes is not None else anomaly_episodes(spark, config)
+    return source.select(*LABEL_COLUMNS)

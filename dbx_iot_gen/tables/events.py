@@ -70,10 +70,10 @@ def maintenance_starts(config: IoTConfig) -> list[list[int]]:
     return out
 
 
-def _episode_events(spark: SparkSession, config: IoTConfig, rnd: Randomness) -> DataFrame:
+def _episode_events(episodes: DataFrame, rnd: Randomness) -> DataFrame:
     u_critical = rnd.uniform("spike_critical", "anomaly_id")
     at_start = "anomaly_type IN ('spike', 'dropout')"
-    return anomaly_episodes(spark, config).selectExpr(
+    return episodes.selectExpr(
         "anomaly_id AS event_id",
         "device_id",
         f"IF({at_start}, first_reading.timestamp, last_reading.timestamp) AS timestamp",
@@ -159,11 +159,16 @@ def _background_events(spark: SparkSession, config: IoTConfig, rnd: Randomness, 
                 "CAST(NULL AS BIGINT) AS reading_id"))
 
 
-def events(spark: SparkSession, config: IoTConfig) -> DataFrame:
+def events(spark: SparkSession, config: IoTConfig, episodes: DataFrame | None = None) -> DataFrame:
     """The ``events`` table: episode, maintenance and background events.
 
     ``event_id`` is unique but not dense (each source numbers its own grid). Events caused by a
     reading carry its ``reading_id`` and its timestamp; ``resolved`` implies ``acknowledged``.
+
+    Args:
+        spark: the session.
+        config: the dataset config.
+        episodes: :func:`~dbx_iot_gen.tables.anomalies.anomaly_episodes` of the config, if at hand.
 
     Example:
         >>> events(spark, IoTConfig.preset("tiny")).groupBy("event_type").count().show()  # doctest: +SKIP
@@ -175,7 +180,8 @@ def events(spark: SparkSession, config: IoTConfig) -> DataFrame:
     background = _background_events(spark, config, rnd, n_episode_grid + n_maintenance_grid + 1)
     u_ack, u_resolved = hash_fields(rnd.hash("handling", "event_id"), 26, 26)
     ev = config.events
-    return (_episode_events(spark, config, rnd).unionByName(maintenance).unionByName(background)
+    source = episodes if episodes is not None else anomaly_episodes(spark, config)
+    return (_episode_events(source, rnd).unionByName(maintenance).unionByName(background)
             .selectExpr("*", f"{u_ack} < {dbl(ev.acknowledged_rate)} AS acknowledged",
                         f"{u_resolved} < {dbl(ev.resolved_rate)} AS resolved_if_acknowledged")
             .selectExpr(*EVENT_COLUMNS[:-3], "acknowledged", "acknowledged AND resolved_if_acknowledged AS resolved",

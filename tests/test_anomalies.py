@@ -1,0 +1,143 @@
+"""Anomaly episodes in ``sensor_readings`` and their ground truth in ``anomaly_labels`` (SPEC 2, 3)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from pyspark.sql import functions as F
+
+from dbx_iot_gen import anomaly_labels, readings_spec
+from dbx_iot_gen.config import ANOMALY_TYPES
+from dbx_iot_gen.fleet import FleetLayout
+from dbx_iot_gen.tables.readings import reading_defs
+
+from .conftest import clean, show
+
+KEY = ["reading_id"]
+
+
+@pytest.fixture(scope="module")
+def tiny_tables(spark, tiny):
+    readings = readings_spec(spark, tiny).build().dropDuplicates(KEY).cache()
+    labels = anomaly_labels(spark, tiny).cache()
+    return readings, labels
+
+
+@pytest.fixture(scope="module")
+def twins(spark, tiny):
+    """The same readings with anomalies and without (quality problems off in both): what an
+    anomaly changed is exactly the difference."""
+    quiet = tiny.replace(n_devices=400, end="2024-03-05T00:00:00", quality={"clean": True})
+    faulty = readings_spec(spark, quiet).build()
+    true = readings_spec(spark, clean(quiet)).build()
+    both = (faulty.alias("f").join(true.alias("t"), KEY)
+            .select("reading_id", "f.device_id", "f.metric_name", "f.timestamp", "f.anomaly_type", "f.is_anomaly",
+                    "f.device_status", F.col("f.metric_value").alias("value"), F.col("t.metric_value").alias("truth"))
+            .cache())
+    return quiet, both, anomaly_labels(spark, quiet).cache()
+
+
+def test_every_anomalous_reading_lies_in_exactly_one_label(tiny_tables):
+    readings, labels = tiny_tables
+    anomalous = readings.where("is_anomaly").alias("r")
+    matches = anomalous.join(
+        labels.alias("l"),
+        (F.col("r.device_id") == F.col("l.device_id")) & (F.col("r.metric_name") == F.col("l.metric_name"))
+        & F.col("r.timestamp").between(F.col("l.start_ts"), F.col("l.end_ts")), "left")
+    per_reading = matches.groupBy("r.reading_id").agg(
+        F.count("l.anomaly_id").alias("labels"),
+        F.sum(F.when(F.col("l.anomaly_type") == F.col("r.anomaly_type"), 1).otherwise(0)).alias("same_type"))
+    wrong = per_reading.where("labels != 1 or same_type != 1")
+    assert anomalous.count() > 0 and wrong.count() == 0, show(wrong)
+
+
+def test_every_label_covers_its_readings_and_nothing_else(tiny_tables):
+    readings, labels = tiny_tables
+    covered = (labels.alias("l").join(
+        readings.alias("r"),
+        (F.col("r.device_id") == F.col("l.device_id")) & (F.col("r.metric_name") == F.col("l.metric_name"))
+        & F.col("r.timestamp").between(F.col("l.start_ts"), F.col("l.end_ts")), "left")
+        .groupBy("l.anomaly_id", "l.readings")
+        .agg(F.sum(F.when(F.col("r.is_anomaly"), 1).otherwise(0)).alias("anomalous"),
+             F.sum(F.when(~F.col("r.is_anomaly") & (F.col("r.device_status") != "Maintenance"), 1)
+                   .otherwise(0)).alias("normal")))
+    wrong = covered.where("anomalous != readings or readings < 1 or normal > 0")
+    assert labels.count() > 0 and wrong.count() == 0, show(wrong)
+    assert labels.select("anomaly_id").distinct().count() == labels.count()
+
+
+def test_tiny_data_holds_every_kind_of_anomaly(tiny_tables):
+    readings, labels = tiny_tables
+    kinds = {r[0] for r in labels.select("anomaly_type").distinct().collect()}
+    assert kinds == set(ANOMALY_TYPES)
+    in_readings = {r[0] for r in readings.where("is_anomaly").select("anomaly_type").distinct().collect()}
+    assert in_readings == set(ANOMALY_TYPES)
+    assert readings.where("is_anomaly != (anomaly_type is not null)").count() == 0
+
+
+def test_anomaly_rates_follow_the_config(twins):
+    config, both, labels = twins
+    total = both.count()
+    shares = {r["anomaly_type"]: r["count"] / total
+              for r in both.where("is_anomaly").groupBy("anomaly_type").count().collect()}
+    episodes = {r["anomaly_type"]: r for r in labels.groupBy("anomaly_type").agg(
+        F.count("*").alias("n"), F.min("readings").alias("shortest"), F.max("readings").alias("longest")).collect()}
+    slots = FleetLayout(config).n_channels * config.reading_ticks / config.anomalies.slot_readings
+    for kind, p in zip(ANOMALY_TYPES, config.anomalies.episode_probabilities()):
+        # episode counts are binomial: within 4 standard deviations of slots * p
+        expected = slots * p
+        assert abs(episodes[kind]["n"] - expected) < 4 * math.sqrt(expected) + 2, (kind, episodes[kind], expected)
+        _, high = config.anomalies.lengths(kind)
+        assert episodes[kind]["longest"] <= high, (kind, episodes[kind])
+        # a share of readings moves with the lengths of a few dozen episodes: a loose bound
+        rate = getattr(config.anomalies, f"{kind}_rate")
+        assert 0.5 * rate < shares[kind] < 1.5 * rate, (kind, shares[kind], rate)
+
+
+def test_anomalies_change_only_the_labeled_readings(twins):
+    _, both, _ = twins
+    changed = both.where("not is_anomaly and not (value <=> truth)")
+    assert changed.count() == 0, show(changed)
+
+
+def test_each_kind_of_fault_looks_like_its_name(twins):
+    _, both, labels = twins
+    joined = (both.where("is_anomaly").alias("r").join(
+        labels.alias("l"),
+        (F.col("r.device_id") == F.col("l.device_id")) & (F.col("r.metric_name") == F.col("l.metric_name"))
+        & F.col("r.timestamp").between(F.col("l.start_ts"), F.col("l.end_ts")))
+        .select("r.*", "l.magnitude", "l.start_ts", "l.end_ts").cache())
+    # a dropout: no value, and the device reports Offline
+    bad = joined.where("anomaly_type = 'dropout' and (value is not null or device_status != 'Offline')")
+    assert bad.count() == 0, show(bad)
+    # a stuck sensor repeats one value, the label's magnitude
+    bad = joined.where("anomaly_type = 'stuck' and not (value = magnitude)")
+    assert bad.count() == 0, show(bad)
+    # a spike lifts the true value by the magnitude (unless the sensor saturates at the top of its range)
+    spikes = joined.where("anomaly_type = 'spike'").select(
+        (F.col("value") - F.col("truth")).alias("lift"), "magnitude", "value")
+    bad = spikes.where("abs(lift - magnitude) > 1e-6 and lift < magnitude - 1e-6 and lift <= 0")
+    assert bad.count() == 0, show(bad)
+    assert spikes.where("abs(lift - magnitude) <= 1e-6").count() > 0.8 * spikes.count()
+    # a drift ramps away from the truth and reaches the magnitude at the episode's end
+    drift = joined.where("anomaly_type = 'drift'").withColumn("offset", F.col("value") - F.col("truth"))
+    last = drift.where("timestamp = end_ts")
+    bad = last.where("abs(offset - magnitude) > 1e-6")
+    assert last.count() > 0 and bad.count() <= 0.2 * last.count(), show(bad)  # clamped at the range's top
+    ramps = drift.groupBy("device_id", "metric_name", "start_ts").agg(
+        F.corr(F.unix_micros("timestamp").cast("double"), "offset").alias("r"), F.count("*").alias("n"))
+    flat = ramps.where("n >= 3 and r < 0.9")
+    assert flat.count() == 0, show(flat)
+
+
+def test_no_anomalies_when_rates_are_zero(spark, tiny_clean):
+    assert readings_spec(spark, tiny_clean).build().where("is_anomaly or anomaly_type is not null").count() == 0
+    assert anomaly_labels(spark, tiny_clean).count() == 0
+
+
+def test_episode_state_is_native_sql(spark, tiny):
+    """Every column of the readings (anomalies and quality problems included) is a SQL expression."""
+    defs = reading_defs(spark, tiny)
+    assert {"ep_kind", "anomaly", "issue", "copy"} <= {d.name for d in defs}
+    assert not any("udf" in d.expr.lower() or "rand(" in d.expr.lower() for d in defs)
