@@ -43,7 +43,17 @@ def test_medium_is_the_seed_size():
         ({"patterns": {"maintenance_windows": [{"start_hour": 5, "end_hour": 5}]}},
          "patterns.maintenance_windows.end_hour", "from 6 to 24"),
         ({"patterns": {"maintenance_windows": [{"hour": 5}]}}, "patterns.maintenance_windows.hour", "accepted"),
-        ({"colour": "blue"}, "colour", "accepted: device_type_weights"),
+        ({"colour": "blue"}, "colour", "accepted: anomalies, device_type_weights"),
+        ({"anomalies": {"spike_rate": 0.5}}, "anomalies.spike_rate", "from 0 to 0.2"),
+        ({"anomalies": {"drift_readings": [10, 5]}}, "anomalies.drift_readings", "from 10 to 1,000"),
+        ({"anomalies": {"stuck_readings": 4}}, "anomalies.stuck_readings", "pair [shortest, longest]"),
+        ({"anomalies": {"spike_rate": 0.2, "spike_readings": [1, 1]}}, "anomalies", "rates too high"),
+        ({"quality": {"clean": "yes"}}, "quality.clean", "true or false"),
+        ({"quality": {"null_rate": 0.3}}, "quality.null_rate", "from 0 to 0.25"),
+        ({"quality": {"late_seconds": [5, 60]}}, "quality.late_seconds", "from 10"),
+        ({"events": {"severity_weights": [1, 2]}}, "events.severity_weights", "Critical, Warning, Info"),
+        ({"events": {"acknowledged_rate": 2}}, "events.acknowledged_rate", "from 0 to 1"),
+        ({"quality": {"noise": 1}}, "quality.noise", "accepted: clean"),
     ],
 )
 def test_bad_values_name_the_field_and_what_is_accepted(changes, field, accepted):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from chispa import assert_df_equality
 
-from dbx_iot_gen.demo import TABLE_SPECS
+from dbx_iot_gen.demo import DERIVED_TABLES, TABLE_SPECS
 
 PYTHON_NODES = ("ArrowEvalPython", "BatchEvalPython", "PythonUDF", "MapInPandas", "FlatMapGroupsInPandas")
 
@@ -19,9 +19,25 @@ def test_one_and_seven_partitions_give_the_same_table(spark, tiny, table):
     assert_df_equality(one, seven, ignore_row_order=True)
 
 
-@pytest.mark.parametrize("table", ["sensor_readings", "telemetry"])
+@pytest.mark.parametrize("table", list(DERIVED_TABLES))
+def test_derived_tables_do_not_depend_on_partitioning(spark, tiny, table):
+    """Labels, events and alerts with other readings partitions and other shuffle partitions."""
+    build = DERIVED_TABLES[table]
+    one = build(spark, tiny.replace(partitions=1))
+    previous = spark.conf.get("spark.sql.shuffle.partitions")
+    spark.conf.set("spark.sql.shuffle.partitions", "7")
+    try:
+        seven = build(spark, tiny.replace(partitions=7)).cache()
+        seven.count()
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", previous)
+    assert seven.count() > 0
+    assert_df_equality(one, seven, ignore_row_order=True)
+
+
+@pytest.mark.parametrize("table", ["sensor_readings", "telemetry", *DERIVED_TABLES])
 def test_large_tables_plan_has_no_python_evaluation(spark, tiny, table):
-    df = TABLE_SPECS[table](spark, tiny).build()
+    df = TABLE_SPECS[table](spark, tiny).build() if table in TABLE_SPECS else DERIVED_TABLES[table](spark, tiny)
     plan = df._jdf.queryExecution().executedPlan().toString()
     found = [node for node in PYTHON_NODES if node in plan]
     assert not found, f"{table} plan evaluates Python: {found}"
