@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--partitions", type=_positive_int, default=None,
                       help="partitions of the large tables (default: from the row count)")
     demo.add_argument("--config", metavar="FILE", default=None, help="JSON file of config fields")
+    demo.add_argument("--clean", action="store_true",
+                      help="no data-quality problems (nulls, duplicates, out-of-range, late arrival)")
     sub.add_parser("tables", help="list the tables and their columns")
     return parser
 
@@ -60,6 +62,8 @@ def config_from_args(args: argparse.Namespace) -> IoTConfig:
         values["seed"] = args.seed
     if args.partitions is not None:
         values["partitions"] = args.partitions
+    if getattr(args, "clean", False):
+        values["quality"] = {**values.get("quality", {}), "clean": True}
     return IoTConfig.preset(scale, **values)
 
 

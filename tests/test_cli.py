@@ -64,3 +64,14 @@ def test_console_script_is_installed():
     assert exe, "pip install puts the dbx-iot-gen console script beside the interpreter"
     done = subprocess.run([exe, "demo", "--scale", "nope"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--scale" in done.stderr
+
+
+def test_clean_flag_turns_quality_problems_off_and_keeps_the_file_s_fields(tmp_path):
+    from dbx_iot_gen.cli import _parser, config_from_args
+
+    cfg_file = tmp_path / "c.json"
+    cfg_file.write_text('{"scale": "tiny", "quality": {"null_rate": 0.1}}')
+    args = _parser().parse_args(["demo", "--config", str(cfg_file), "--clean"])
+    config = config_from_args(args)
+    assert config.quality.clean and config.quality.null_rate == 0.1 and config.quality.rate("null_value") == 0.0
+    assert not config_from_args(_parser().parse_args(["demo"])).quality.clean

@@ -32,3 +32,15 @@ def test_readme_python_example_adds_a_column_and_builds(spark, capsys):
 def test_readme_quick_start_is_two_commands():
     quick = README.split("## Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     assert quick.strip().splitlines() == ["pip install .", "dbx-iot-gen demo"]
+
+
+def test_readme_ground_truth_example_runs(spark, capsys):
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", README, flags=re.S) if "readings_spec" in b
+              or "anomaly_labels" in b]
+    namespace: dict = {}
+    for block in blocks[:2]:
+        exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["labels"].count() > 0
+    truth = namespace["truth"]
+    assert truth.where("is_anomaly or quality_issue is not null").count() == 0
+    assert truth.count() == namespace["readings"].select("reading_id").distinct().count()
