@@ -152,13 +152,13 @@ class FleetLayout:
         last = DEVICE_TYPES.index(present[-1])
         return f"(CASE {' '.join(branches)} ELSE {last} END)" if branches else str(last)
 
-    def _device_hash(self, device_id: str) -> str:
-        # one hash for the location (low 32 bits) and the install date (high 32 bits)
+    def device_hash(self, device_id: str) -> str:
+        """The device's hash: its location (low 32 bits) and install date (high 32 bits) come from it."""
         return Randomness(self.config.seed, "devices").hash("location_install", device_id)
 
-    def location_of(self, device_id: str) -> str:
-        """``location_id`` (from 1) of a device id expression."""
-        h = self._device_hash(device_id)
+    def location_of(self, device_id: str, device_hash: str | None = None) -> str:
+        """``location_id`` (from 1) of a device id expression (or of its :meth:`device_hash`)."""
+        h = device_hash or self.device_hash(device_id)
         return f"(1L + coalesce(pmod({h} & 4294967295L, {self.config.n_locations}L), 0L))"
 
     def city_of_location(self, location_id: str) -> str:
@@ -166,9 +166,9 @@ class FleetLayout:
         return (f"cast(coalesce(pmod({self.city_mult}L * ({location_id} - 1L) + {self.city_offset}L, "
                 f"{len(CITIES)}L), 0L) as int)")
 
-    def install_days_before_start(self, device_id: str) -> str:
+    def install_days_before_start(self, device_id: str, device_hash: str | None = None) -> str:
         """Days between a device's install date and the data's start: 1 day to 4 years."""
-        h = self._device_hash(device_id)
+        h = device_hash or self.device_hash(device_id)
         return f"(1L + coalesce(pmod(shiftrightunsigned({h}, 32), {4 * 365}L), 0L))"
 
     # ------------------------------------------------------------------ SQL: channels and vehicles

@@ -215,7 +215,8 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig) -> None:
     b.col("timestamp", "timestamp", "timestamp_micros(t_us)")
     b.col("metric_name", "string", f"element_at(array({', '.join(sql_str(m.name) for m in metrics)}), profile + 1)")
     b.tmp("epoch_s", "long", "coalesce(t_us div 1000000L, 0L)")
-    b.tmp("city_idx", "int", layout.city_of_location(layout.location_of("device_id")))
+    b.tmp("device_h", "long", layout.device_hash("device_id"))  # once: location and install date
+    b.tmp("city_idx", "int", layout.city_of_location(layout.location_of("device_id", "device_h")))
     b.tmp("local_s", "long", f"coalesce({local_time.local_seconds('epoch_s', 'city_idx')}, epoch_s)")
     b.tmp("day_s", "long", "coalesce(pmod(local_s, 86400L), 0L)")
     # one lookup by profile and local hour of the week gives the schedule factor, NaN in maintenance
@@ -239,7 +240,8 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig) -> None:
     b.explode("copy", f"IF(issue = {ISSUE_CODES['duplicate']}, array(0, 1), array(0))")
 
     b.tmp("age_days", "double",
-          f"{layout.install_days_before_start('device_id')} + (epoch_s - {start_day_s}L) * {dbl(1 / 86400)}")
+          f"{layout.install_days_before_start('device_id', 'device_h')}"
+          f" + (epoch_s - {start_day_s}L) * {dbl(1 / 86400)}")
     b.tmp("season", "double", seasonal_cycle("local_s", "1D"))
     # rates of one cycle in 6 to 30 hours and in 2 to 7 days (cycles per second)
     wander = slow_wander(f"(epoch_s - {start_day_s}L)", c_phase1, c_phase2,
