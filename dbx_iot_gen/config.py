@@ -28,11 +28,13 @@ from dbx_iot_gen.errors import InvalidConfigError
 
 __all__ = [
     "ANOMALY_TYPES",
+    "CDC_OPERATIONS",
     "QUALITY_ISSUES",
     "SCALES",
     "SEVERITIES",
     "WEEKDAYS",
     "AnomalyConfig",
+    "CdcConfig",
     "EventConfig",
     "IoTConfig",
     "MaintenanceWindow",
@@ -309,6 +311,60 @@ class EventConfig:
         _check_range("events.resolved_rate", self.resolved_rate, 0, 1)
 
 
+CDC_OPERATIONS = ("UPDATE", "INSERT", "DELETE")
+
+
+@dataclass(frozen=True)
+class CdcConfig:
+    """The device lifecycle: change batches of the registry (``devices_cdc``), which the readings,
+    telemetry and events follow (a device reports nothing before its insert or after its delete).
+
+    Batch 0 inserts the initial registry at the data's start; batches 1 to ``batches`` each fall
+    on one day inside the data's range (spread over it; on a range shorter than ``batches + 1``
+    days, on equal shares of it) and change ``changes_per_batch`` of the devices: firmware rollouts
+    and status changes (UPDATE), new devices (INSERT) and decommissions (DELETE) at the seed's
+    operation weights 70/20/10.
+
+    Attributes:
+        batches: change batches after the initial one (0: a fixed fleet).
+        changes_per_batch: changes per batch, as a share of ``n_devices`` (the seed's 10%).
+        operation_weights: weights of UPDATE, INSERT and DELETE among the changes.
+        firmware_share: share of the updates that roll out firmware (the rest change the status).
+
+    Example:
+        >>> CdcConfig(batches=3).operation_weights
+        (70.0, 20.0, 10.0)
+    """
+
+    batches: int = 5
+    changes_per_batch: float = 0.1
+    operation_weights: tuple[float, float, float] = (70.0, 20.0, 10.0)
+    firmware_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check_range("cdc.batches", self.batches, 0, 50, integer=True)
+        _check_range("cdc.changes_per_batch", self.changes_per_batch, 0, 0.5)
+        weights = self.operation_weights
+        if not isinstance(weights, (list, tuple)) or len(weights) != 3:
+            raise InvalidConfigError("cdc.operation_weights",
+                                     f"must be three weights for UPDATE, INSERT, DELETE, got {weights!r}")
+        for name, w in zip(CDC_OPERATIONS, weights):
+            _check_range(f"cdc.operation_weights[{name}]", w, 0, 1e6)
+        if sum(weights) <= 0:
+            raise InvalidConfigError("cdc.operation_weights", "at least one weight must be above 0")
+        object.__setattr__(self, "operation_weights", tuple(float(w) for w in weights))
+        _check_range("cdc.firmware_share", self.firmware_share, 0, 1)
+
+    def changes(self, n_devices: int) -> tuple[int, int, int]:
+        """(updates, inserts, deletes) expected in each batch for a fleet of ``n_devices``; inserts
+        and deletes are exact, updates are drawn per device."""
+        total = round(self.changes_per_batch * n_devices)
+        w_update, w_insert, w_delete = self.operation_weights
+        weight = w_update + w_insert + w_delete
+        inserts, deletes = round(total * w_insert / weight), round(total * w_delete / weight)
+        return max(0, total - inserts - deletes), inserts, deletes
+
+
 def _utc(value: datetime | str, name: str) -> datetime:
     if isinstance(value, str):
         try:
@@ -345,6 +401,7 @@ class IoTConfig:
         anomalies: anomaly episodes (spike, dropout, drift, stuck) and their rates.
         quality: data-quality problems (nulls, duplicates, out-of-range, late arrival), or clean.
         events: background events, severities, acknowledgement of events and alerts.
+        cdc: the device lifecycle: change batches of the registry.
 
     Example:
         >>> IoTConfig(n_devices=10)  # doctest: +ELLIPSIS
@@ -371,6 +428,7 @@ class IoTConfig:
     anomalies: AnomalyConfig = field(default_factory=AnomalyConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     events: EventConfig = field(default_factory=EventConfig)
+    cdc: CdcConfig = field(default_factory=CdcConfig)
 
     def __post_init__(self) -> None:
         _check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
@@ -400,12 +458,26 @@ class IoTConfig:
             raise InvalidConfigError("scale", f"must be one of {', '.join(SCALES)} or custom, got {self.scale!r}")
         self._check_weights()
         for name, cls in (("patterns", PatternConfig), ("anomalies", AnomalyConfig), ("quality", QualityConfig),
-                          ("events", EventConfig)):
+                          ("events", EventConfig), ("cdc", CdcConfig)):
             value = getattr(self, name)
             if isinstance(value, Mapping):
                 object.__setattr__(self, name, _build(cls, value, f"{name}."))
             elif not isinstance(value, cls):
                 raise InvalidConfigError(name, f"must be a {cls.__name__} or a mapping of its fields")
+        self._check_cdc()
+
+    def _check_cdc(self) -> None:
+        _, inserts, deletes = self.cdc.changes(self.n_devices)
+        if self.cdc.batches * (inserts + deletes) > self.n_devices // 2:
+            raise InvalidConfigError(
+                "cdc.changes_per_batch",
+                f"inserts and deletes of {self.cdc.batches} batches ({self.cdc.batches * (inserts + deletes)}) must "
+                f"leave at least half of the {self.n_devices} devices registered from start to end; "
+                "lower cdc.changes_per_batch, cdc.batches or the INSERT and DELETE weights")
+        if self.duration_seconds // (self.cdc.batches + 1) < 60:
+            raise InvalidConfigError(
+                "cdc.batches", f"must leave each batch at least a minute of the time range, got {self.cdc.batches} "
+                               f"batches in {self.duration_seconds} s")
 
     def _check_weights(self) -> None:
         weights = self.device_type_weights
@@ -480,7 +552,7 @@ class IoTConfig:
         out["device_type_weights"] = dict(self.device_type_weights)
         out["patterns"] = dataclasses.asdict(self.patterns)
         out["patterns"]["maintenance_windows"] = list(out["patterns"]["maintenance_windows"])
-        for name in ("anomalies", "quality", "events"):
+        for name in ("anomalies", "quality", "events", "cdc"):
             out[name] = {k: list(v) if isinstance(v, tuple) else v
                          for k, v in dataclasses.asdict(getattr(self, name)).items()}
         return out

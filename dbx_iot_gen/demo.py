@@ -17,7 +17,9 @@ from dbx_iot_gen.tables import (
     alerts,
     anomaly_episodes,
     anomaly_labels,
-    devices_spec,
+    cdc_batch,
+    devices,
+    devices_cdc,
     events,
     locations_spec,
     readings_spec,
@@ -33,18 +35,21 @@ TableFunction = Callable[[SparkSession, IoTConfig], DataFrame]
 # The tables made by a dbldatagen spec, with the function returning the spec.
 TABLE_SPECS: dict[str, SpecFunction] = {
     "locations": locations_spec,
-    "devices": devices_spec,
     "sensor_readings": readings_spec,
     "telemetry": telemetry_spec,
 }
-# The tables derived from the readings' expressions, with the function returning the DataFrame.
+# The tables derived from small grids (the device lifecycle, the readings' expressions), with the
+# function returning the DataFrame.
 DERIVED_TABLES: dict[str, TableFunction] = {
+    "devices_cdc": devices_cdc,
+    "devices": devices,
     "anomaly_labels": anomaly_labels,
     "events": events,
     "alerts": alerts,
 }
 # Every table of the demo, in the order it is written.
-TABLES_IN_ORDER = ("locations", "devices", "sensor_readings", "anomaly_labels", "events", "alerts", "telemetry")
+TABLES_IN_ORDER = ("locations", "devices_cdc", "devices", "sensor_readings", "anomaly_labels", "events", "alerts",
+                   "telemetry")
 
 
 def build_table(spark: SparkSession, config: IoTConfig, name: str) -> DataFrame:
@@ -115,6 +120,8 @@ def generate_iot_demo(
     # labels and events both start from the anomaly episodes: computed once
     episodes = anomaly_episodes(spark, config).cache()
     derived = {
+        # the devices table is each device's last change in the CDC just written
+        "devices": lambda: devices(spark, config, tables["devices_cdc"]),
         "anomaly_labels": lambda: anomaly_labels(spark, config, episodes),
         "events": lambda: events(spark, config, episodes),
         # alerts come from the events just written, not from a second computation of them
@@ -124,8 +131,12 @@ def generate_iot_demo(
         t0 = time.perf_counter()
         df = derived[name]() if name in derived else build_table(spark, config, name)
         write_delta(df, layout.delta_path(name))
-        write_landing(df, layout.landing_path(name))
         tables[name] = spark.read.format("delta").load(layout.delta_path(name))
+        if name == "devices_cdc":  # one landing folder per batch: batch_000, batch_001, ...
+            for batch in range(config.cdc.batches + 1):
+                write_landing(cdc_batch(tables[name], batch), layout.cdc_batch_path(batch))
+        else:
+            write_landing(tables[name], layout.landing_path(name))
         rows = tables[name].count()
         seconds = time.perf_counter() - t0
         entries[name] = {
@@ -144,11 +155,20 @@ def generate_iot_demo(
         "config": config.to_dict(),
         "tables": entries,
         "problems": problem_counts(tables),
+        "cdc": cdc_counts(tables["devices_cdc"]),
         "seconds": round(time.perf_counter() - started, 2),
     }
     episodes.unpersist()
     layout.write_manifest(manifest)
     return DemoResult(tables, manifest)
+
+
+def cdc_counts(cdc: DataFrame) -> dict[str, Any]:
+    """Changes per batch and operation, for the manifest."""
+    out: dict[str, dict[str, int]] = {}
+    for r in cdc.groupBy("batch_id", "operation").count().orderBy("batch_id", "operation").collect():
+        out.setdefault(f"batch_{r['batch_id']:03d}", {})[r["operation"]] = r["count"]
+    return {"batches": out}
 
 
 def problem_counts(tables: dict[str, DataFrame]) -> dict[str, Any]:

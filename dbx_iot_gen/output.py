@@ -3,6 +3,7 @@
 Layout of a local run under ``DIR``::
 
     DIR/landing/<table>/part-*.json   newline-delimited JSON, ISO-8601 timestamps (bronze-ready)
+    DIR/landing/devices_cdc/batch_NNN/part-*.json   the CDC batches, 000 the initial registry
     DIR/delta/<table>/                Delta tables
     DIR/manifest.json                 written last: present only after a complete run
     DIR/_dbx_iot_gen                  marks the folder as ours, so a re-run may replace it
@@ -53,6 +54,10 @@ class OutputLayout:
 
     def delta_path(self, table: str) -> str:
         return f"{self.root}/delta/{table}"
+
+    def cdc_batch_path(self, batch: int) -> str:
+        """Landing folder of one CDC batch: ``landing/devices_cdc/batch_NNN``."""
+        return f"{self.landing_path('devices_cdc')}/batch_{batch:03d}"
 
     @property
     def manifest_path(self) -> str:

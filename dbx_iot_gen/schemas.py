@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["TABLES", "Column", "TableSchema"]
+__all__ = ["DEVICE_COLUMNS", "TABLES", "Column", "TableSchema"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,23 @@ def _table(name: str, key: str, comment: str, *columns: tuple[str, str, str]) ->
     return TableSchema(name, key, comment, tuple(Column(*c) for c in columns))
 
 
+# The columns of a device, in devices and in each change of devices_cdc.
+_DEVICE_COLUMNS = (
+    ("device_id", "BIGINT", "Device id, unique, from 1000."),
+    ("device_serial", "STRING", "Serial number: DEV- and 8 digits, unique."),
+    ("device_type", "STRING", "One of the 8 device types, by weighted quotas."),
+    ("manufacturer", "STRING", "Maker; depends on the type."),
+    ("model", "STRING", "Model; depends on the type."),
+    ("firmware_version", "STRING", "Firmware version major.minor.patch; rollouts only move it forward."),
+    ("install_date", "DATE", "Install date, before the data's start."),
+    ("location_id", "BIGINT", "Facility of the device (locations.location_id)."),
+    ("latitude", "DOUBLE", "Device latitude, within 3 km of its facility."),
+    ("longitude", "DOUBLE", "Device longitude, within 3 km of its facility."),
+    ("status", "STRING", "Online, Offline or Maintenance (85/8/5 when registered); Decommissioned once "
+                         "deleted."),
+)
+DEVICE_COLUMNS: tuple[str, ...] = tuple(c[0] for c in _DEVICE_COLUMNS)
+
 TABLES: dict[str, TableSchema] = {t.name: t for t in (
     _table(
         "locations", "location_id", "Facilities near real cities.",
@@ -58,18 +75,22 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         ("timezone", "STRING", "IANA time zone of the facility; daily cycles follow it."),
     ),
     _table(
-        "devices", "device_id", "The device registry.",
-        ("device_id", "BIGINT", "Device id, unique, from 1000."),
-        ("device_serial", "STRING", "Serial number: DEV- and 8 digits, unique."),
-        ("device_type", "STRING", "One of the 8 device types, by weighted quotas."),
-        ("manufacturer", "STRING", "Maker; depends on the type."),
-        ("model", "STRING", "Model; depends on the type."),
-        ("firmware_version", "STRING", "Firmware version major.minor.patch."),
-        ("install_date", "DATE", "Install date, before the data's start."),
-        ("location_id", "BIGINT", "Facility of the device (locations.location_id)."),
-        ("latitude", "DOUBLE", "Device latitude, within 3 km of its facility."),
-        ("longitude", "DOUBLE", "Device longitude, within 3 km of its facility."),
-        ("status", "STRING", "Online, Offline, Maintenance or Decommissioned (85/8/5/2)."),
+        "devices", "device_id",
+        "Every device registered at some time in the data's range, as last known (the CDC batches applied).",
+        *_DEVICE_COLUMNS,
+        ("registered_at", "TIMESTAMP", "When the CDC inserted the device: the data's start for the initial "
+                                       "registry."),
+        ("decommissioned_at", "TIMESTAMP", "When the CDC deleted the device; null while it is registered."),
+    ),
+    _table(
+        "devices_cdc", "device_id, sequence_num",
+        "Device registry changes: batch 0 inserts the initial registry, later batches update, insert and "
+        "delete devices.",
+        *_DEVICE_COLUMNS,
+        ("operation", "STRING", "INSERT, UPDATE or DELETE."),
+        ("operation_date", "TIMESTAMP", "When the change happened, UTC, inside its batch's window."),
+        ("sequence_num", "BIGINT", "Order of the device's changes, from 1 (its INSERT)."),
+        ("batch_id", "INT", "The batch, from 0 (the initial registry)."),
     ),
     _table(
         "sensor_readings", "reading_id", "One reading per device, metric and tick.",

@@ -43,7 +43,7 @@ def test_medium_is_the_seed_size():
         ({"patterns": {"maintenance_windows": [{"start_hour": 5, "end_hour": 5}]}},
          "patterns.maintenance_windows.end_hour", "from 6 to 24"),
         ({"patterns": {"maintenance_windows": [{"hour": 5}]}}, "patterns.maintenance_windows.hour", "accepted"),
-        ({"colour": "blue"}, "colour", "accepted: anomalies, device_type_weights"),
+        ({"colour": "blue"}, "colour", "accepted: anomalies, cdc, device_type_weights"),
         ({"anomalies": {"spike_rate": 0.5}}, "anomalies.spike_rate", "from 0 to 0.2"),
         ({"anomalies": {"drift_readings": [10, 5]}}, "anomalies.drift_readings", "from 10 to 1,000"),
         ({"anomalies": {"stuck_readings": 4}}, "anomalies.stuck_readings", "pair [shortest, longest]"),
@@ -54,6 +54,14 @@ def test_medium_is_the_seed_size():
         ({"events": {"severity_weights": [1, 2]}}, "events.severity_weights", "Critical, Warning, Info"),
         ({"events": {"acknowledged_rate": 2}}, "events.acknowledged_rate", "from 0 to 1"),
         ({"quality": {"noise": 1}}, "quality.noise", "accepted: clean"),
+        ({"cdc": {"batches": -1}}, "cdc.batches", "from 0 to 50"),
+        ({"cdc": {"batches": 2.5}}, "cdc.batches", "whole number"),
+        ({"cdc": {"operation_weights": [1, 2]}}, "cdc.operation_weights", "UPDATE, INSERT, DELETE"),
+        ({"cdc": {"operation_weights": [0, 0, 0]}}, "cdc.operation_weights", "above 0"),
+        ({"cdc": {"changes_per_batch": 0.5, "batches": 20}}, "cdc.changes_per_batch", "at least half"),
+        ({"cdc": {"batches": 50, "changes_per_batch": 0.01}, "end": "2024-03-01T00:40:00"}, "cdc.batches",
+         "at least a minute"),
+        ({"cdc": {"firmware_share": 1.5}}, "cdc.firmware_share", "from 0 to 1"),
     ],
 )
 def test_bad_values_name_the_field_and_what_is_accepted(changes, field, accepted):

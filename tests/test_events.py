@@ -83,7 +83,7 @@ def test_a_maintenance_due_event_per_device_and_window(spark, tiny, tiny_tables)
 def test_background_events_follow_the_severity_weights(spark, tiny):
     cfg = tiny.replace(n_devices=300, end="2024-03-08T00:00:00", events={"background_per_device_day": 1.0},
                        anomalies={"spike_rate": 0.0, "dropout_rate": 0.0, "drift_rate": 0.0, "stuck_rate": 0.0},
-                       patterns={"maintenance_windows": []})
+                       patterns={"maintenance_windows": []}, cdc={"batches": 0})  # every device, every day
     ev = events(spark, cfg)
     total = ev.count()
     assert 0.95 * 300 * 7 < total <= 300 * 7

@@ -9,7 +9,7 @@ import pytest
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from dbx_iot_gen import IoTConfig, devices_spec, locations_spec, readings_spec
+from dbx_iot_gen import IoTConfig, devices, devices_spec, locations_spec, readings_spec
 from dbx_iot_gen.catalog import CITIES, DEVICE_TYPES, METRICS
 from dbx_iot_gen.patterns import LocalTime
 
@@ -39,12 +39,23 @@ def test_metric_and_unit_follow_the_device_type(tables):
     assert found == expected
 
 
-def test_one_reading_per_device_metric_and_tick(tables, tiny):
-    devices, readings, _ = tables
-    per_channel = readings.groupBy("device_id", "metric_name").count()
-    wrong = per_channel.where(F.col("count") != tiny.reading_ticks)
-    assert wrong.count() == 0, show(wrong)
-    sensors = devices.where("device_type not in ('Camera', 'GPS Tracker')")
+def test_one_reading_per_device_metric_and_tick_while_registered(spark, tables, tiny_clean):
+    _, readings, _ = tables
+    tiny = tiny_clean
+    lifetimes = devices(spark, tiny).select("device_id", "device_type", "registered_at", "decommissioned_at")
+    per_channel = readings.groupBy("device_id", "metric_name").count().join(lifetimes, "device_id")
+    always = per_channel.where(f"registered_at = '{tiny.start.isoformat()}' and decommissioned_at is null")
+    wrong = always.where(F.col("count") != tiny.reading_ticks)
+    assert always.count() > 0 and wrong.count() == 0, show(wrong)
+    # a device inserted or deleted by the CDC reports for the ticks of its lifetime (one more or less
+    # at either end: a reading's jitter may put it on either side of the change)
+    start_s, cadence = int(tiny.start.timestamp()), tiny.reading_cadence_seconds
+    end = f"coalesce(unix_seconds(decommissioned_at), {int(tiny.end.timestamp())})"
+    ticks = f"ceil(({end} - {start_s}) / {cadence}) - ceil((unix_seconds(registered_at) - {start_s}) / {cadence})"
+    changed = per_channel.subtract(always).withColumn("expected", F.expr(ticks))
+    wrong = changed.where("abs(count - expected) > 1")
+    assert changed.count() > 0 and wrong.count() == 0, show(wrong)
+    sensors = lifetimes.where("device_type not in ('Camera', 'GPS Tracker')")
     assert per_channel.select("device_id").distinct().count() == sensors.count()
     tick = F.floor((F.unix_micros("timestamp") - tiny.start_micros) / (tiny.reading_cadence_seconds * 1e6))
     with_tick = readings.withColumn("tick", tick)

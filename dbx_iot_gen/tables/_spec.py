@@ -83,11 +83,15 @@ class SpecBuilder:
         return self
 
 
-def replay(df: DataFrame, defs: list[ColumnDef], *, keep: tuple[str, ...] = ()) -> DataFrame:
-    """The columns ``defs`` computed for the ids of ``df`` (a column ``id``), without generators.
+def replay(df: DataFrame, defs: list[ColumnDef], *, keep: tuple[str, ...] = (), where: str | None = None) -> DataFrame:
+    """The columns ``defs`` computed for the ids of ``df`` (a column ``id``), one row per id: a
+    generator column is 0 (no duplicates, no dropped rows).
 
     Returns the output columns of the spec, then the intermediate columns named in ``keep``; the
-    other columns of ``df`` stay in front.
+    other columns of ``df`` stay in front. ``where`` (a SQL boolean of the columns) keeps only the
+    rows where it holds. It is applied by a Generate, not a Filter: the optimizer would push a
+    filter down to the ids, rewriting every column it reads as one expression of ``id`` (over the
+    JVM's 64 KB method limit for the readings).
 
     Example:
         >>> b = SpecBuilder(spark, "t", 10, 2, 1).tmp("x", "long", "id * 2").col("y", "long", "x + 1")  # doctest: +SKIP
@@ -96,8 +100,14 @@ def replay(df: DataFrame, defs: list[ColumnDef], *, keep: tuple[str, ...] = ()) 
     """
     base = list(df.columns)
     for d in defs:
-        if not d.is_generator:
+        if d.is_generator:
+            # one row, but the same code-size barrier as in the spec: without it the optimizer
+            # merges every column into one projection, and filters repeat whole expressions
+            df = df.selectExpr("*", f"explode(array(0)) AS {d.name}")
+        else:
             value = f"CAST(({d.expr}) AS {d.dtype})" if d.dtype else f"({d.expr})"
             df = df.selectExpr("*", f"{value} AS {d.name}")
+    if where is not None:
+        df = df.selectExpr("*", f"explode(IF({where}, array(0), array())) AS _replay_where")
     out = [d.name for d in defs if not d.omit and not d.is_generator]
     return df.select(*base, *out, *[k for k in keep if k not in out])

@@ -5,8 +5,8 @@ one episode per slot of ``AnomalyConfig.slot_readings`` readings. The labels are
 (channel, slot): the slot's first reading tells whether it holds an episode, and its kind, length
 and start; then the episode's readings are computed by the very expressions of the readings
 table (:func:`.readings.readings_at`), so a label covers exactly the readings flagged
-``is_anomaly`` (an episode that falls in a maintenance window or past the data's end loses those
-readings, and a label with none left is dropped).
+``is_anomaly`` (an episode that falls in a maintenance window, past the data's end or outside its
+device's registration loses those readings, and a label with none left is dropped).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def anomaly_episodes(spark: SparkSession, config: IoTConfig) -> DataFrame:
         "id + 1L AS anomaly_id", f"id % {n_ch}L AS ep_channel", f"id div {n_ch}L AS ep_slot")
     firsts = grid.selectExpr("*", f"ep_slot * {slot}L * {n_ch}L + ep_channel AS id")
     # the slot's first reading knows the slot's episode: kind, length and start (= -ep_pos there)
-    episodes = (readings_at(spark, config, firsts, keep=("ep_kind", "ep_len", "ep_pos"))
+    # (whether or not its device is registered then: the episode's registered readings count)
+    episodes = (readings_at(spark, config, firsts, keep=("ep_kind", "ep_len", "ep_pos"), registered_only=False)
                 .where("ep_kind > 0")
                 .selectExpr("anomaly_id", "ep_channel", f"ep_slot * {slot}L - ep_pos AS first_tick",
                             "ep_len")

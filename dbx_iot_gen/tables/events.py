@@ -9,6 +9,9 @@ Events come from three sources, each a small grid computed by arithmetic and has
 - background events (firmware update, calibration due, battery low) on random device-days, at the
   configured severity weights (the seed's 10/30/60).
 
+Like the readings, events only happen while their device is registered (see
+:mod:`dbx_iot_gen.lifecycle`).
+
 Alerts are raised by Critical and Warning events only, a few seconds to two minutes after them.
 """
 
@@ -21,6 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 from dbx_iot_gen.catalog import CITIES, DEVICE_TYPES
 from dbx_iot_gen.config import SEVERITIES, WEEKDAYS, IoTConfig
 from dbx_iot_gen.fleet import FIRST_DEVICE_ID, FleetLayout
+from dbx_iot_gen.lifecycle import Lifecycle
 from dbx_iot_gen.patterns import LocalTime
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, sql_str, weighted_case
 from dbx_iot_gen.tables.anomalies import anomaly_episodes
@@ -146,6 +150,8 @@ def _background_events(spark: SparkSession, config: IoTConfig, rnd: Randomness, 
                         f" + cast({u_time} * 86400000000D as long)) AS timestamp",
                         f"{kind} AS event_type", f"{severity} AS severity", f"{u_detail} AS detail")
             .where(f"timestamp < timestamp_micros({int(config.end.timestamp()) * 1_000_000}L)")
+            # only while the device is registered
+            .where(Lifecycle(config).registered("device_id", "unix_micros(timestamp)"))
             .selectExpr(
                 "event_id", "device_id", "timestamp", "event_type", "severity",
                 f"CASE event_type WHEN 'Firmware Update' THEN format_string("

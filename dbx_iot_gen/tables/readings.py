@@ -6,6 +6,9 @@ A value is the channel's baseline plus seasonal and daily cycles in the facility
 business-hours schedules, slow channel-specific wander (continuity without state), drift with
 days since install, and a little noise.
 
+A device reports only while it is registered: from its CDC insert to its delete (see
+:mod:`dbx_iot_gen.lifecycle`); the grid's other cells make no row.
+
 Then what goes wrong, each labeled in the row: maintenance windows (no value, status
 Maintenance), anomaly episodes (spike, dropout, drift, stuck; see :mod:`.anomalies`) and
 data-quality problems (missing values, duplicates, malfunctions out of range, late arrival).
@@ -23,6 +26,7 @@ from pyspark.sql import DataFrame, SparkSession
 from dbx_iot_gen.catalog import CITIES, CLIMATE, METRICS, REFERENCE_SWING
 from dbx_iot_gen.config import ANOMALY_TYPES, IoTConfig
 from dbx_iot_gen.fleet import PROFILES, FleetLayout
+from dbx_iot_gen.lifecycle import Lifecycle
 from dbx_iot_gen.patterns import LocalTime, day_of_week, seasonal_cycle, slow_wander
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, split_uniform, sql_str
 from dbx_iot_gen.tables._spec import ColumnDef, SpecBuilder, partitions_for, replay
@@ -127,7 +131,8 @@ def readings_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     return b.spec
 
 
-def readings_at(spark: SparkSession, config: IoTConfig, ids: DataFrame, *, keep: tuple[str, ...] = ()) -> DataFrame:
+def readings_at(spark: SparkSession, config: IoTConfig, ids: DataFrame, *, keep: tuple[str, ...] = (),
+                registered_only: bool = True) -> DataFrame:
     """The readings with the row ids (``reading_id - 1``) of column ``id`` of ``ids``, computed by
     the very expressions of :func:`readings_spec`, without generating the table (no duplicates).
 
@@ -136,6 +141,8 @@ def readings_at(spark: SparkSession, config: IoTConfig, ids: DataFrame, *, keep:
         config: the dataset config.
         ids: a DataFrame with a bigint column ``id``; its other columns are kept in front.
         keep: intermediate columns to keep as well (for example ``anomaly``, ``ep_offset``).
+        registered_only: drop the ids whose device is not registered at the reading's time (as the
+            table does); ``False`` computes them anyway (keep ``registered`` to see which).
 
     Example:
         >>> readings_at(spark, cfg, spark.range(5)).count()  # doctest: +SKIP
@@ -143,7 +150,7 @@ def readings_at(spark: SparkSession, config: IoTConfig, ids: DataFrame, *, keep:
     """
     b = SpecBuilder(spark, "sensor_readings", 1, 1, config.seed)
     _add_reading_columns(b, config)
-    return replay(ids, b.defs, keep=keep)
+    return replay(ids, b.defs, keep=keep, where="registered" if registered_only else None)
 
 
 def reading_defs(spark: SparkSession, config: IoTConfig) -> list[ColumnDef]:
@@ -236,8 +243,13 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig) -> None:
     issue_raw = f"(CASE {' '.join(q_branches)} ELSE 0 END)" if q_branches else "0"
     b.tmp("issue", "int", f"IF({issue_raw} <= 2 AND (anomaly > 0 OR in_maintenance), 0, {issue_raw})"
           if q_branches else "0")
-    # the copy of a retransmitted reading; also splits the generated code in two methods
-    b.explode("copy", f"IF(issue = {ISSUE_CODES['duplicate']}, array(0, 1), array(0))")
+    # the device lifecycle: no reading before the device's CDC insert or after its delete
+    life = Lifecycle(config)
+    b.tmp("life_rank", "long", life.rank("device_id"))
+    b.tmp("registered", "boolean", life.registered("device_id", "t_us", "life_rank"))
+    # no row for an unregistered device, two for a retransmitted reading; also splits the generated
+    # code in two methods
+    b.explode("copy", f"IF(registered, IF(issue = {ISSUE_CODES['duplicate']}, array(0, 1), array(0)), array())")
 
     b.tmp("age_days", "double",
           f"{layout.install_days_before_start('device_id', 'device_h')}"

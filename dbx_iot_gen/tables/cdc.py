@@ -1,0 +1,143 @@
+"""``devices_cdc`` and ``devices``: the registry's change batches, and each device as last known.
+
+The seed's CDC picked random ids for its updates and deletes, so its batches updated devices that
+did not exist and inserted ids that did. Here every change follows from the device lifecycle
+(:mod:`dbx_iot_gen.lifecycle`), a pure function of ``device_id``:
+
+* batch 0 inserts the initial registry at the data's start;
+* batch ``k`` inserts the devices whose lifecycle starts in it, deletes those whose lifecycle ends
+  in it (status Decommissioned), and updates some of the devices registered during its window:
+  a firmware rollout moves the version 1 or 2 releases forward, a status change takes an Online
+  device Offline or to Maintenance and brings the others back Online;
+* no change touches a device before its INSERT or after its DELETE; ``sequence_num`` orders each
+  device's changes (its INSERT is 1).
+
+The ``devices`` table is each device's last change: the final registry (what a replay of every
+batch with MERGE yields) plus the decommissioned devices.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from dbx_iot_gen.config import IoTConfig
+from dbx_iot_gen.fleet import FIRST_DEVICE_ID
+from dbx_iot_gen.lifecycle import Lifecycle
+from dbx_iot_gen.rand import Randomness, dbl, hash_fields, weighted_case
+from dbx_iot_gen.schemas import DEVICE_COLUMNS, TABLES
+from dbx_iot_gen.tables._spec import replay
+from dbx_iot_gen.tables.devices import device_defs, releases_sql
+
+__all__ = ["CDC_COLUMNS", "DEVICES_TABLE_COLUMNS", "cdc_batch", "devices", "devices_cdc", "final_registry"]
+
+CDC_COLUMNS = TABLES["devices_cdc"].column_names
+DEVICES_TABLE_COLUMNS = TABLES["devices"].column_names
+
+_FIRMWARE, _STATUS = 1, 2  # kinds of UPDATE
+
+
+def devices_cdc(spark: SparkSession, config: IoTConfig) -> DataFrame:
+    """Every change of the device registry, batch 0 (the initial registry) to ``config.cdc.batches``.
+
+    Each row is the device's full image after the change (a DELETE carries the last image, with
+    status Decommissioned), with ``operation``, ``operation_date``, ``sequence_num`` and
+    ``batch_id``. Small: about ``n_devices * (1 + batches * changes_per_batch)`` rows.
+
+    Example:
+        >>> cdc = devices_cdc(spark, IoTConfig.preset("tiny"))  # doctest: +SKIP
+        >>> cdc.groupBy("batch_id", "operation").count().show()  # doctest: +SKIP
+    """
+    life = Lifecycle(config)
+    n, batches = config.n_devices, life.batches
+    rnd = Randomness(config.seed, "devices_cdc")
+    rows = n * (batches + 1)
+    u_pick, u_kind, u_time, u_step = hash_fields(rnd.hash("update", "device_id", "batch_id"), 16, 16, 16, 16)
+    chances = ", ".join(dbl(life.update_probability(k)) for k in range(batches + 1))
+    chance = f"element_at(array({chances}), batch_id + 1)"
+    window_s = f"({life.start_s}L + batch_id * {life.step_s}L)"
+    # an update falls in the window, after the device's insert and before its delete
+    lo = f"greatest({window_s}, ins_s + 1L)"
+    hi = f"least({window_s} + {life.width_s}L, coalesce(del_s, {window_s} + {life.width_s}L))"
+    change = "named_struct('op', {op}, 'at_s', {at}, 'kind', {kind}, 'steps', {steps})"
+    insert = change.format(op="'INSERT'", at="ins_s", kind=0, steps=0)
+    delete = change.format(op="'DELETE'", at="del_s", kind=0, steps=0)
+    update = change.format(op="'UPDATE'", at=f"{lo} + cast({u_time} * ({hi} - {lo}) as long)",
+                           kind=f"IF({u_kind} < {dbl(config.cdc.firmware_share)}, {_FIRMWARE}, {_STATUS})",
+                           steps=f"1 + cast({u_step} * 2D as int)")
+    grid = (spark.range(0, rows, 1, max(1, min(16, rows // 200_000 + 1)))
+            .selectExpr(f"{FIRST_DEVICE_ID}L + id % {n}L AS device_id", f"cast(id div {n}L as int) AS batch_id")
+            .selectExpr("*", f"{life.rank('device_id')} AS life_rank")
+            .selectExpr("*", f"{life.insert_batch('life_rank')} AS ins_batch",
+                        f"{life.delete_batch('life_rank')} AS del_batch",
+                        f"{life.inserted_s('device_id', 'life_rank')} AS ins_s",
+                        f"{life.deleted_s('device_id', 'life_rank')} AS del_s")
+            .selectExpr("device_id", "batch_id", f"explode(array_compact(array("
+                        f"IF(ins_batch = batch_id, {insert}, NULL), "
+                        f"IF(batch_id > 0 AND {u_pick} < {chance} AND {hi} > {lo}, {update}, NULL), "
+                        f"IF(del_batch = batch_id, {delete}, NULL)))) AS c"))
+    by_device = Window.partitionBy("device_id").orderBy("c.at_s").rowsBetween(Window.unboundedPreceding, 0)
+    changes = (grid
+               .withColumn("sequence_num", F.row_number().over(Window.partitionBy("device_id").orderBy("c.at_s")))
+               .withColumn("fw_steps", F.sum(F.expr(f"IF(c.kind = {_FIRMWARE}, c.steps, 0)")).over(by_device))
+               .withColumn("status_changes", F.sum(F.expr(f"IF(c.kind = {_STATUS}, 1, 0)")).over(by_device))
+               .selectExpr(f"device_id - {FIRST_DEVICE_ID}L AS id", "batch_id", "c", "sequence_num", "fw_steps",
+                           "status_changes"))
+    images = replay(changes, device_defs(spark, config), keep=("firmware_idx",))
+    # status after j status changes: Online devices go away (Offline or Maintenance) and come back
+    away = weighted_case(rnd.uniform("away_status", "device_id", "status_changes"),
+                         ["'Offline'", "'Maintenance'"], [8.0, 5.0])
+    status = (f"CASE WHEN c.op = 'DELETE' THEN 'Decommissioned' WHEN status_changes = 0 THEN status"
+              f" WHEN (status = 'Online') = (status_changes % 2 = 0) THEN 'Online' ELSE {away} END")
+    overrides = {
+        "firmware_version": f"element_at({releases_sql(config)}, firmware_idx + cast(fw_steps as int) + 1)",
+        "status": status,
+    }
+    columns = [f"{overrides[c]} AS {c}" if c in overrides else c for c in DEVICE_COLUMNS]
+    return images.selectExpr(*columns, "c.op AS operation", "timestamp_seconds(c.at_s) AS operation_date",
+                             "cast(sequence_num as bigint) AS sequence_num", "batch_id")
+
+
+def cdc_batch(cdc: DataFrame, batch: int) -> DataFrame:
+    """The changes of one batch.
+
+    Example:
+        >>> cdc_batch(devices_cdc(spark, IoTConfig.preset("tiny")), 0).count()  # doctest: +SKIP
+        55
+    """
+    return cdc.where(F.col("batch_id") == batch)
+
+
+def devices(spark: SparkSession, config: IoTConfig, cdc: DataFrame | None = None) -> DataFrame:
+    """The ``devices`` table: every device registered at some time in the range, as last known.
+
+    Columns: the device columns of its last change (a decommissioned device keeps its last image
+    with status Decommissioned), ``registered_at`` and ``decommissioned_at`` (null while registered).
+
+    Args:
+        spark: the session.
+        config: the dataset config.
+        cdc: :func:`devices_cdc` of the config, if already at hand.
+
+    Example:
+        >>> devices(spark, IoTConfig.preset("tiny")).where("decommissioned_at is null").count()  # doctest: +SKIP
+        55
+    """
+    source = cdc if cdc is not None else devices_cdc(spark, config)
+    last = F.max_by(F.struct(*DEVICE_COLUMNS), "sequence_num").alias("last")
+    return (source.groupBy("device_id")
+            .agg(last,
+                 F.min(F.when(F.col("operation") == "INSERT", F.col("operation_date"))).alias("registered_at"),
+                 F.max(F.when(F.col("operation") == "DELETE", F.col("operation_date"))).alias("decommissioned_at"))
+            .select(*[F.col(f"last.{c}").alias(c) for c in DEVICE_COLUMNS], "registered_at", "decommissioned_at"))
+
+
+def final_registry(spark: SparkSession, config: IoTConfig, devices_df: DataFrame | None = None) -> DataFrame:
+    """The registry at the end of the range: what replaying every CDC batch with MERGE yields.
+
+    Example:
+        >>> final_registry(spark, IoTConfig.preset("tiny")).count()  # doctest: +SKIP
+        55
+    """
+    source = devices_df if devices_df is not None else devices(spark, config)
+    return source.where("decommissioned_at IS NULL").select(*DEVICE_COLUMNS)
