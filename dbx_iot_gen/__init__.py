@@ -3,6 +3,7 @@
 from dbx_iot_gen.config import (
     SCALES,
     AnomalyConfig,
+    CdcConfig,
     EventConfig,
     IoTConfig,
     MaintenanceWindow,
@@ -10,22 +11,28 @@ from dbx_iot_gen.config import (
     QualityConfig,
 )
 from dbx_iot_gen.errors import DbxIotGenError, InvalidConfigError, OutputError
+from dbx_iot_gen.merge import merge_scd1, merge_scd2, read_cdc_batches
 from dbx_iot_gen.tables import (
     alerts,
     anomaly_labels,
+    cdc_batch,
+    devices,
+    devices_cdc,
     devices_spec,
     events,
+    final_registry,
     locations_spec,
     readings_at,
     readings_spec,
     telemetry_spec,
 )
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "SCALES",
     "AnomalyConfig",
+    "CdcConfig",
     "DbxIotGenError",
     "EventConfig",
     "InvalidConfigError",
@@ -37,9 +44,16 @@ __all__ = [
     "__version__",
     "alerts",
     "anomaly_labels",
+    "cdc_batch",
+    "devices",
+    "devices_cdc",
     "devices_spec",
     "events",
+    "final_registry",
     "locations_spec",
+    "merge_scd1",
+    "merge_scd2",
+    "read_cdc_batches",
     "readings_at",
     "readings_spec",
     "telemetry_spec",

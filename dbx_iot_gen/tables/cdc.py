@@ -26,7 +26,7 @@ from dbx_iot_gen.fleet import FIRST_DEVICE_ID
 from dbx_iot_gen.lifecycle import Lifecycle
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, weighted_case
 from dbx_iot_gen.schemas import DEVICE_COLUMNS, TABLES
-from dbx_iot_gen.tables._spec import replay
+from dbx_iot_gen.tables._spec import partitions_for, replay
 from dbx_iot_gen.tables.devices import device_defs, releases_sql
 
 __all__ = ["CDC_COLUMNS", "DEVICES_TABLE_COLUMNS", "cdc_batch", "devices", "devices_cdc", "final_registry"]
@@ -65,7 +65,7 @@ def devices_cdc(spark: SparkSession, config: IoTConfig) -> DataFrame:
     update = change.format(op="'UPDATE'", at=f"{lo} + cast({u_time} * ({hi} - {lo}) as long)",
                            kind=f"IF({u_kind} < {dbl(config.cdc.firmware_share)}, {_FIRMWARE}, {_STATUS})",
                            steps=f"1 + cast({u_step} * 2D as int)")
-    grid = (spark.range(0, rows, 1, max(1, min(16, rows // 200_000 + 1)))
+    grid = (spark.range(0, rows, 1, partitions_for(config, rows))
             .selectExpr(f"{FIRST_DEVICE_ID}L + id % {n}L AS device_id", f"cast(id div {n}L as int) AS batch_id")
             .selectExpr("*", f"{life.rank('device_id')} AS life_rank")
             .selectExpr("*", f"{life.insert_batch('life_rank')} AS ins_batch",
