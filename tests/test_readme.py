@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from dbx_iot_gen.schemas import TABLES
+from chispa import assert_df_equality
+
+from dbx_iot_gen.schemas import DEVICE_COLUMNS, TABLES
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -44,3 +46,17 @@ def test_readme_ground_truth_example_runs(spark, capsys):
     truth = namespace["truth"]
     assert truth.where("is_anomaly or quality_issue is not null").count() == 0
     assert truth.count() == namespace["readings"].select("reading_id").distinct().count()
+
+
+def test_readme_merge_example_replays_the_cdc_into_the_final_registry(spark, demo, tmp_path):
+    block = next(b for b in re.findall(r"```python\n(.*?)```", README, flags=re.S) if "merge_scd1" in b)
+    # the example's demo folder is the tiny demo's; its silver tables go to a fresh folder
+    root = tmp_path / "iot_demo"
+    root.mkdir()
+    (root / "landing").symlink_to(demo.root / "landing")
+    namespace: dict = {"spark": spark}
+    exec(compile(block.replace('"iot_demo/', f'"{root}/'), "README.md", "exec"), namespace)
+    reported = demo.delta("devices").where("decommissioned_at is null").select(*DEVICE_COLUMNS)
+    assert_df_equality(namespace["registry"], reported, ignore_row_order=True, ignore_nullable=True)
+    history = spark.read.format("delta").load(str(root / "silver" / "devices_history"))
+    assert history.where("is_current").count() == reported.count()
