@@ -117,3 +117,14 @@ def _ranges(spark):
 
     return spark.createDataFrame([(m.name, m.low, m.high) for m in METRICS.values()],
                                  "metric_name string, low double, high double")
+
+
+def test_manifest_counts_the_cdc_changes_of_each_batch(demo, tiny):
+    cdc = json.loads((demo.root / "manifest.json").read_text())["cdc"]["batches"]
+    found: dict = {}
+    for r in demo.delta("devices_cdc").groupBy("batch_id", "operation").count().collect():
+        found.setdefault(f"batch_{r['batch_id']:03d}", {})[r["operation"]] = r["count"]
+    assert cdc == found
+    assert sorted(cdc) == [f"batch_{b:03d}" for b in range(tiny.cdc.batches + 1)]
+    folders = sorted(p.name for p in (demo.root / "landing" / "devices_cdc").iterdir() if p.is_dir())
+    assert folders == sorted(cdc)
