@@ -8,6 +8,7 @@ from dbx_iot_gen.config import (
     IoTConfig,
     MaintenanceWindow,
     PatternConfig,
+    PlantConfig,
     QualityConfig,
 )
 from dbx_iot_gen.errors import DbxIotGenError, InvalidConfigError, OutputError
@@ -22,6 +23,7 @@ from dbx_iot_gen.tables import (
     events,
     final_registry,
     locations_spec,
+    plant_spec,
     readings_at,
     readings_spec,
     telemetry_spec,
@@ -40,6 +42,7 @@ __all__ = [
     "MaintenanceWindow",
     "OutputError",
     "PatternConfig",
+    "PlantConfig",
     "QualityConfig",
     "__version__",
     "alerts",
@@ -53,6 +56,7 @@ __all__ = [
     "locations_spec",
     "merge_scd1",
     "merge_scd2",
+    "plant_spec",
     "read_cdc_batches",
     "readings_at",
     "readings_spec",

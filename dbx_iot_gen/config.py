@@ -29,6 +29,7 @@ from dbx_iot_gen.errors import InvalidConfigError
 __all__ = [
     "ANOMALY_TYPES",
     "CDC_OPERATIONS",
+    "PLANT_TIERS",
     "QUALITY_ISSUES",
     "SCALES",
     "SEVERITIES",
@@ -39,6 +40,7 @@ __all__ = [
     "IoTConfig",
     "MaintenanceWindow",
     "PatternConfig",
+    "PlantConfig",
     "QualityConfig",
 ]
 
@@ -365,6 +367,57 @@ class CdcConfig:
         return max(0, total - inserts - deletes), inserts, deletes
 
 
+PLANT_TIERS = ("high", "medium", "low")
+
+
+@dataclass(frozen=True)
+class PlantConfig:
+    """The factory plant profile (``plant_sensors``), the seed's QuestDB simulator rule by rule.
+
+    Sensors fall in three frequency tiers (20/30/50% high/medium/low) with rate weights 1, 0.1 and
+    0.01, scaled so that the sensors together send ``rate_per_second`` events; 80% report numbers,
+    20% text. At each event a sensor goes down with ``downtime_probability``: that event says
+    ``stopping``, the sensor is silent for ``downtime_seconds``, and its next event says
+    ``starting``. The batch table covers ``minutes`` from the config's ``start``.
+
+    Attributes:
+        n_sensors: sensors in the plant (the seed's 18,000).
+        rate_per_second: events per second of all sensors together (the seed's 2,000).
+        minutes: minutes of data in the batch table.
+        downtime_probability: chance that a sensor goes down at an event (the seed's 0.01).
+        downtime_seconds: how long a sensor stays down (the seed's 60).
+
+    Example:
+        >>> PlantConfig().tier_rates()[0] > PlantConfig().tier_rates()[1]
+        True
+    """
+
+    n_sensors: int = 18_000
+    rate_per_second: float = 2_000.0
+    minutes: float = 10.0
+    downtime_probability: float = 0.01
+    downtime_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        _check_range("plant.n_sensors", self.n_sensors, 10, 26**3 * 16**4, integer=True)
+        _check_range("plant.rate_per_second", self.rate_per_second, 0.01, 10_000_000)
+        _check_range("plant.minutes", self.minutes, 1 / 60, 60 * 24 * 31)
+        _check_range("plant.downtime_probability", self.downtime_probability, 0, 0.2)
+        _check_range("plant.downtime_seconds", self.downtime_seconds, 1, 86_400)
+
+    def tier_counts(self) -> tuple[int, int, int]:
+        """Sensors in the high, medium and low tiers (the seed's int(20%), int(30%), the rest)."""
+        high, medium = int(self.n_sensors * 0.2), int(self.n_sensors * 0.3)
+        return high, medium, self.n_sensors - high - medium
+
+    def tier_rates(self) -> tuple[float, float, float]:
+        """Events per second of one sensor of each tier: weights 1, 0.1, 0.01 of a base rate chosen so
+        that all sensors together send ``rate_per_second``."""
+        high, medium, low = self.tier_counts()
+        base = self.rate_per_second / (high + medium * 0.1 + low * 0.01)
+        return base, base * 0.1, base * 0.01
+
+
 def _utc(value: datetime | str, name: str) -> datetime:
     if isinstance(value, str):
         try:
@@ -402,6 +455,7 @@ class IoTConfig:
         quality: data-quality problems (nulls, duplicates, out-of-range, late arrival), or clean.
         events: background events, severities, acknowledgement of events and alerts.
         cdc: the device lifecycle: change batches of the registry.
+        plant: the factory plant profile (``plant_sensors``).
 
     Example:
         >>> IoTConfig(n_devices=10)  # doctest: +ELLIPSIS
@@ -429,6 +483,7 @@ class IoTConfig:
     quality: QualityConfig = field(default_factory=QualityConfig)
     events: EventConfig = field(default_factory=EventConfig)
     cdc: CdcConfig = field(default_factory=CdcConfig)
+    plant: PlantConfig = field(default_factory=PlantConfig)
 
     def __post_init__(self) -> None:
         _check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
@@ -458,7 +513,8 @@ class IoTConfig:
             raise InvalidConfigError("scale", f"must be one of {', '.join(SCALES)} or custom, got {self.scale!r}")
         self._check_weights()
         for name, cls in (("patterns", PatternConfig), ("anomalies", AnomalyConfig), ("quality", QualityConfig),
-                          ("events", EventConfig), ("cdc", CdcConfig)):
+                          ("events", EventConfig), ("cdc", CdcConfig),
+                          ("plant", PlantConfig)):
             value = getattr(self, name)
             if isinstance(value, Mapping):
                 object.__setattr__(self, name, _build(cls, value, f"{name}."))
@@ -508,7 +564,12 @@ class IoTConfig:
         if scale not in SCALES:
             raise InvalidConfigError("scale", f"must be one of {', '.join(SCALES)}, got {scale!r}")
         values: dict[str, Any] = {**SCALES[scale], "scale": scale}
-        values.update(overrides)
+        for name, value in overrides.items():
+            # a section given as a mapping refines the preset's section rather than replacing it
+            preset_section = values.get(name)
+            if isinstance(preset_section, Mapping) and isinstance(value, Mapping):
+                value = {**preset_section, **value}
+            values[name] = value
         return _build(cls, values, "")
 
     @classmethod
@@ -552,7 +613,7 @@ class IoTConfig:
         out["device_type_weights"] = dict(self.device_type_weights)
         out["patterns"] = dataclasses.asdict(self.patterns)
         out["patterns"]["maintenance_windows"] = list(out["patterns"]["maintenance_windows"])
-        for name in ("anomalies", "quality", "events", "cdc"):
+        for name in ("anomalies", "quality", "events", "cdc", "plant"):
             out[name] = {k: list(v) if isinstance(v, tuple) else v
                          for k, v in dataclasses.asdict(getattr(self, name)).items()}
         return out
@@ -597,6 +658,7 @@ SCALES: dict[str, dict[str, Any]] = {
     "tiny": {
         "n_locations": 8, "n_devices": 60, "start": "2024-03-01T00:00:00", "end": "2024-03-03T00:00:00",
         "reading_cadence_seconds": 600, "telemetry_hours": 1.0, "partitions": 2,
+        "plant": {"n_sensors": 500, "rate_per_second": 50.0, "minutes": 10.0},
     },
     "small": {
         "n_locations": 50, "n_devices": 1_000, "start": "2024-01-01T00:00:00", "end": "2024-01-08T00:00:00",
@@ -605,9 +667,11 @@ SCALES: dict[str, dict[str, Any]] = {
     "medium": {
         "n_locations": 500, "n_devices": 10_000, "start": "2024-01-01T00:00:00",
         "end": "2024-01-19T12:00:00", "reading_cadence_seconds": 300, "telemetry_hours": 14.0,
+        "plant": {"minutes": 60.0},
     },
     "large": {
         "n_locations": 2_000, "n_devices": 100_000, "start": "2024-01-01T00:00:00",
         "end": "2024-03-01T00:00:00", "reading_cadence_seconds": 300, "telemetry_hours": 24.0,
+        "plant": {"rate_per_second": 20_000.0, "minutes": 60.0},
     },
 }

@@ -22,6 +22,7 @@ from dbx_iot_gen.tables import (
     devices_cdc,
     events,
     locations_spec,
+    plant_spec,
     readings_spec,
     telemetry_spec,
 )
@@ -37,6 +38,7 @@ TABLE_SPECS: dict[str, SpecFunction] = {
     "locations": locations_spec,
     "sensor_readings": readings_spec,
     "telemetry": telemetry_spec,
+    "plant_sensors": plant_spec,
 }
 # The tables derived from small grids (the device lifecycle, the readings' expressions), with the
 # function returning the DataFrame.
@@ -49,7 +51,7 @@ DERIVED_TABLES: dict[str, TableFunction] = {
 }
 # Every table of the demo, in the order it is written.
 TABLES_IN_ORDER = ("locations", "devices_cdc", "devices", "sensor_readings", "anomaly_labels", "events", "alerts",
-                   "telemetry")
+                   "telemetry", "plant_sensors")
 
 
 def build_table(spark: SparkSession, config: IoTConfig, name: str) -> DataFrame:

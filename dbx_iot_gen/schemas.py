@@ -160,4 +160,15 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         ("fuel_level", "DOUBLE", "Fuel, percent; falls while driving, refilled during stops."),
         ("engine_temp", "DOUBLE", "Engine temperature, degrees Celsius."),
     ),
+    _table(
+        "plant_sensors", "timestamp, address",
+        "Factory plant sensors (seed 000): three frequency tiers, numeric and text sensors, downtime.",
+        ("timestamp", "TIMESTAMP", "Event time, UTC."),
+        ("system", "STRING", "Plant system, system000 to system019."),
+        ("address", "STRING", "Sensor id: three letters and four upper-case hex digits, e.g. AAA01F3."),
+        ("value", "DOUBLE", "Reading of a numeric sensor (slow wander, occasional jumps); null for a text sensor."),
+        ("text", "STRING", "Message of a text sensor, message001 to message100; null for a numeric sensor."),
+        ("status", "STRING", "active; stopping when the sensor goes down; starting at its first event after "
+                             "the downtime."),
+    ),
 )}

@@ -7,6 +7,7 @@ from dbx_iot_gen.tables.cdc import cdc_batch, devices, devices_cdc, final_regist
 from dbx_iot_gen.tables.devices import devices_spec
 from dbx_iot_gen.tables.events import alerts, events
 from dbx_iot_gen.tables.locations import locations_spec
+from dbx_iot_gen.tables.plant import plant_spec
 from dbx_iot_gen.tables.readings import readings_at, readings_spec
 from dbx_iot_gen.tables.telemetry import telemetry_spec
 
@@ -21,6 +22,7 @@ __all__ = [
     "events",
     "final_registry",
     "locations_spec",
+    "plant_spec",
     "readings_at",
     "readings_spec",
     "telemetry_spec",
