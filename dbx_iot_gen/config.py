@@ -36,6 +36,7 @@ __all__ = [
     "WEEKDAYS",
     "AnomalyConfig",
     "CdcConfig",
+    "EnvironmentConfig",
     "EventConfig",
     "IoTConfig",
     "MaintenanceWindow",
@@ -418,6 +419,30 @@ class PlantConfig:
         return base, base * 0.1, base * 0.01
 
 
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """Environmental sensors (``environment_readings``): the Ruuvi tags of seed 004.
+
+    Each tag sits at a site (home, cottage, office, farm) in a location (bedroom, freezer,
+    greenhouse, outdoor, ...) and measures every ``cadence_seconds`` over the config's range.
+
+    Attributes:
+        n_sensors: Ruuvi tags.
+        cadence_seconds: seconds between two measurements of a tag.
+
+    Example:
+        >>> EnvironmentConfig().cadence_seconds
+        60
+    """
+
+    n_sensors: int = 50
+    cadence_seconds: int = 60
+
+    def __post_init__(self) -> None:
+        _check_range("environment.n_sensors", self.n_sensors, 1, 1_000_000, integer=True)
+        _check_range("environment.cadence_seconds", self.cadence_seconds, 1, 86_400, integer=True)
+
+
 def _utc(value: datetime | str, name: str) -> datetime:
     if isinstance(value, str):
         try:
@@ -456,6 +481,7 @@ class IoTConfig:
         events: background events, severities, acknowledgement of events and alerts.
         cdc: the device lifecycle: change batches of the registry.
         plant: the factory plant profile (``plant_sensors``).
+        environment: the Ruuvi environmental sensors (``environment_readings``).
 
     Example:
         >>> IoTConfig(n_devices=10)  # doctest: +ELLIPSIS
@@ -484,6 +510,7 @@ class IoTConfig:
     events: EventConfig = field(default_factory=EventConfig)
     cdc: CdcConfig = field(default_factory=CdcConfig)
     plant: PlantConfig = field(default_factory=PlantConfig)
+    environment: EnvironmentConfig = field(default_factory=EnvironmentConfig)
 
     def __post_init__(self) -> None:
         _check_range("seed", self.seed, 0, 2**31 - 1, integer=True)
@@ -514,7 +541,7 @@ class IoTConfig:
         self._check_weights()
         for name, cls in (("patterns", PatternConfig), ("anomalies", AnomalyConfig), ("quality", QualityConfig),
                           ("events", EventConfig), ("cdc", CdcConfig),
-                          ("plant", PlantConfig)):
+                          ("plant", PlantConfig), ("environment", EnvironmentConfig)):
             value = getattr(self, name)
             if isinstance(value, Mapping):
                 object.__setattr__(self, name, _build(cls, value, f"{name}."))
@@ -613,7 +640,7 @@ class IoTConfig:
         out["device_type_weights"] = dict(self.device_type_weights)
         out["patterns"] = dataclasses.asdict(self.patterns)
         out["patterns"]["maintenance_windows"] = list(out["patterns"]["maintenance_windows"])
-        for name in ("anomalies", "quality", "events", "cdc", "plant"):
+        for name in ("anomalies", "quality", "events", "cdc", "plant", "environment"):
             out[name] = {k: list(v) if isinstance(v, tuple) else v
                          for k, v in dataclasses.asdict(getattr(self, name)).items()}
         return out
@@ -659,6 +686,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "n_locations": 8, "n_devices": 60, "start": "2024-03-01T00:00:00", "end": "2024-03-03T00:00:00",
         "reading_cadence_seconds": 600, "telemetry_hours": 1.0, "partitions": 2,
         "plant": {"n_sensors": 500, "rate_per_second": 50.0, "minutes": 10.0},
+        "environment": {"n_sensors": 10},
     },
     "small": {
         "n_locations": 50, "n_devices": 1_000, "start": "2024-01-01T00:00:00", "end": "2024-01-08T00:00:00",
@@ -667,11 +695,11 @@ SCALES: dict[str, dict[str, Any]] = {
     "medium": {
         "n_locations": 500, "n_devices": 10_000, "start": "2024-01-01T00:00:00",
         "end": "2024-01-19T12:00:00", "reading_cadence_seconds": 300, "telemetry_hours": 14.0,
-        "plant": {"minutes": 60.0},
+        "plant": {"minutes": 60.0}, "environment": {"n_sensors": 200},
     },
     "large": {
         "n_locations": 2_000, "n_devices": 100_000, "start": "2024-01-01T00:00:00",
         "end": "2024-03-01T00:00:00", "reading_cadence_seconds": 300, "telemetry_hours": 24.0,
-        "plant": {"rate_per_second": 20_000.0, "minutes": 60.0},
+        "plant": {"rate_per_second": 20_000.0, "minutes": 60.0}, "environment": {"n_sensors": 1_000},
     },
 }

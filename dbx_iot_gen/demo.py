@@ -20,6 +20,7 @@ from dbx_iot_gen.tables import (
     cdc_batch,
     devices,
     devices_cdc,
+    environment_spec,
     events,
     locations_spec,
     plant_spec,
@@ -39,6 +40,7 @@ TABLE_SPECS: dict[str, SpecFunction] = {
     "sensor_readings": readings_spec,
     "telemetry": telemetry_spec,
     "plant_sensors": plant_spec,
+    "environment_readings": environment_spec,
 }
 # The tables derived from small grids (the device lifecycle, the readings' expressions), with the
 # function returning the DataFrame.
@@ -51,7 +53,7 @@ DERIVED_TABLES: dict[str, TableFunction] = {
 }
 # Every table of the demo, in the order it is written.
 TABLES_IN_ORDER = ("locations", "devices_cdc", "devices", "sensor_readings", "anomaly_labels", "events", "alerts",
-                   "telemetry", "plant_sensors")
+                   "telemetry", "plant_sensors", "environment_readings")
 
 
 def build_table(spark: SparkSession, config: IoTConfig, name: str) -> DataFrame:

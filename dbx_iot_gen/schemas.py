@@ -171,4 +171,23 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         ("status", "STRING", "active; stopping when the sensor goes down; starting at its first event after "
                              "the downtime."),
     ),
+    _table(
+        "environment_readings", "device_id, timestamp",
+        "Ruuvi environmental tags (seed 004): one row per tag and measurement.",
+        ("device_id", "STRING", "The tag's MAC address, 12 lower-case hex digits."),
+        ("site", "STRING", "Site dimension: home, cottage, office or farm."),
+        ("location", "STRING", "Location dimension: bedroom, kitchen, freezer, greenhouse, outdoor, ..."),
+        ("timestamp", "TIMESTAMP", "Measurement time, UTC; every cadence_seconds for each tag."),
+        ("temperature", "DOUBLE", "Air temperature, degrees Celsius; follows the location."),
+        ("humidity", "DOUBLE", "Relative humidity, percent (0-100); falls as the air warms."),
+        ("pressure", "BIGINT", "Air pressure, Pa (around 101,325; the site's weather)."),
+        ("acceleration_x", "BIGINT", "Acceleration on x, mg (gravity is 1,000 mg on the tag's resting axis)."),
+        ("acceleration_y", "BIGINT", "Acceleration on y, mg."),
+        ("acceleration_z", "BIGINT", "Acceleration on z, mg."),
+        ("battery", "BIGINT", "Battery voltage, mV; drains slowly."),
+        ("tx_power", "BIGINT", "Transmit power, dBm (-4, 0 or 4)."),
+        ("movement_counter", "BIGINT", "Moves detected so far; never falls."),
+        ("measurement_sequence_number", "BIGINT", "Rises by one with each measurement of the tag."),
+        ("rssi", "BIGINT", "Signal strength heard by the gateway, dBm."),
+    ),
 )}

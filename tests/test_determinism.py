@@ -35,7 +35,8 @@ def test_derived_tables_do_not_depend_on_partitioning(spark, tiny, table):
     assert_df_equality(one, seven, ignore_row_order=True)
 
 
-@pytest.mark.parametrize("table", ["sensor_readings", "telemetry", "plant_sensors", *DERIVED_TABLES])
+@pytest.mark.parametrize("table", ["sensor_readings", "telemetry", "plant_sensors", "environment_readings",
+                                   *DERIVED_TABLES])
 def test_large_tables_plan_has_no_python_evaluation(spark, tiny, table):
     df = TABLE_SPECS[table](spark, tiny).build() if table in TABLE_SPECS else DERIVED_TABLES[table](spark, tiny)
     plan = df._jdf.queryExecution().executedPlan().toString()
@@ -52,7 +53,7 @@ def test_same_seed_same_rows_other_seed_other_rows(spark, tiny):
     assert a.exceptAll(c).count() > 0.9 * a.count()
 
 
-@pytest.mark.parametrize("table", ["sensor_readings", "telemetry", "plant_sensors"])
+@pytest.mark.parametrize("table", ["sensor_readings", "telemetry", "plant_sensors", "environment_readings"])
 def test_generated_code_stays_under_the_jit_limit(spark, tiny, table):
     """Over 8,000 bytes of bytecode HotSpot stops compiling a method: readings ran 60x slower."""
     import sys

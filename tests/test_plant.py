@@ -26,7 +26,9 @@ def plant(spark, tiny):
     events = (df.withColumn("gap", F.unix_micros("timestamp") - F.lag(F.unix_micros("timestamp")).over(by_sensor))
               .withColumn("previous_status", F.lag("status").over(by_sensor))
               .withColumn("step", F.col("value") - F.lag("value").over(by_sensor))).cache()
-    return df, events
+    yield df, events
+    df.unpersist()  # later tests build the same plan and must not read the cache
+    events.unpersist()
 
 
 def test_sensor_ids_are_the_seeds(plant, tiny):
