@@ -14,6 +14,7 @@ from dbx_iot_gen.config import (
 )
 from dbx_iot_gen.errors import DbxIotGenError, InvalidConfigError, OutputError
 from dbx_iot_gen.merge import merge_scd1, merge_scd2, read_cdc_batches
+from dbx_iot_gen.stream import start_stream, stream, stream_spec
 from dbx_iot_gen.tables import (
     alerts,
     anomaly_labels,
@@ -66,5 +67,8 @@ __all__ = [
     "read_cdc_batches",
     "readings_at",
     "readings_spec",
+    "start_stream",
+    "stream",
+    "stream_spec",
     "telemetry_spec",
 ]

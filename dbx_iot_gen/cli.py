@@ -44,8 +44,31 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--config", metavar="FILE", default=None, help="JSON file of config fields")
     demo.add_argument("--clean", action="store_true",
                       help="no data-quality problems (nulls, duplicates, out-of-range, late arrival)")
+    feed = sub.add_parser("stream", help="write a live feed (sensor_readings, plant_sensors, environment_readings)")
+    feed.add_argument("--table", default="sensor_readings", help="sensor_readings, plant_sensors or "
+                                                                "environment_readings (default: sensor_readings)")
+    feed.add_argument("--mode", default="historical",
+                      help="historical (event time from the config's start) or realtime (now)")
+    feed.add_argument("--rows-per-second", type=_positive_int, default=1000, help="rows a second (default: 1000)")
+    feed.add_argument("--duration", type=_positive_float, default=60.0,
+                      help="seconds to run, then stop (default: 60); run again to go on")
+    feed.add_argument("--out", default="iot_stream", help="output folder (default: ./iot_stream)")
+    feed.add_argument("--format", default="delta", help="delta (a Delta table) or json (a landing folder)")
+    feed.add_argument("--scale", choices=list(SCALES), default=None, help="size preset (default: small)")
+    feed.add_argument("--seed", type=_positive_int, default=None, help="seed (default: 42)")
+    feed.add_argument("--config", metavar="FILE", default=None, help="JSON file of config fields")
     sub.add_parser("tables", help="list the tables and their columns")
     return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
 
 
 def config_from_args(args: argparse.Namespace) -> IoTConfig:
@@ -60,7 +83,7 @@ def config_from_args(args: argparse.Namespace) -> IoTConfig:
     values.pop("scale", None)
     if args.seed is not None:
         values["seed"] = args.seed
-    if args.partitions is not None:
+    if getattr(args, "partitions", None) is not None:
         values["partitions"] = args.partitions
     if getattr(args, "clean", False):
         values["quality"] = {**values.get("quality", {}), "clean": True}
@@ -80,6 +103,31 @@ def _demo(args: argparse.Namespace) -> int:
     manifest = OutputLayout.local(args.out).manifest_path
     total = sum(t["rows"] for t in result.manifest["tables"].values())
     print(f"done: {total:,} rows in {time.perf_counter() - started:.1f} s (Spark start included); manifest {manifest}")
+    return 0
+
+
+def _stream(args: argparse.Namespace) -> int:
+    from dbx_iot_gen.stream import StreamLayout, check_stream_args, stream_identity
+
+    config = config_from_args(args)
+    check_stream_args(args.table, args.mode, args.rows_per_second, args.format)
+    layout = StreamLayout(args.out)
+    layout.check(stream_identity(config, args.table, args.mode, args.rows_per_second, args.format))
+    from dbx_iot_gen.spark import get_spark
+    from dbx_iot_gen.stream import start_stream
+
+    print(f"{PROG} stream: {args.table}, {args.mode}, {args.rows_per_second:,} rows/s for {args.duration:g} s, "
+          f"to {layout.data_path(args.table)} ({args.format})", flush=True)
+    spark = get_spark()
+    query = start_stream(spark, config, args.table, args.out, mode=args.mode, rows_per_second=args.rows_per_second,
+                         fmt=args.format)
+    try:
+        query.awaitTermination(args.duration)
+    finally:
+        query.stop()
+    progress = [p for p in query.recentProgress if p.get("numInputRows")]
+    ids = sum(p["numInputRows"] for p in progress)
+    print(f"stopped: {len(progress)} micro-batches, {ids:,} ids; run the same command again to go on")
     return 0
 
 
@@ -106,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _demo(args)
+        if args.command == "stream":
+            return _stream(args)
         return _tables()
     except DbxIotGenError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

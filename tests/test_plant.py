@@ -6,7 +6,7 @@ import pytest
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from dbx_iot_gen.tables.plant import plant_spec
+from dbx_iot_gen.tables.plant import PlantLayout, plant_spec
 
 from .conftest import show
 
@@ -105,9 +105,12 @@ def test_downtime_stops_then_silent_then_starts(plant, tiny):
     assert late.count() == 0, show(late)
 
 
-def test_events_lie_in_the_configured_minutes(plant, tiny):
+def test_events_lie_in_the_configured_minutes_rounded_up_to_whole_periods(plant, tiny):
     df, _ = plant
+    layout = PlantLayout(tiny)
     lo, hi = df.agg(F.min("timestamp"), F.max("timestamp")).first()
     assert lo >= tiny.start.replace(tzinfo=None)
-    assert (hi - tiny.start.replace(tzinfo=None)).total_seconds() < tiny.plant.minutes * 60
+    covered = layout.periods * layout.period_s
+    assert tiny.plant.minutes * 60 <= covered < tiny.plant.minutes * 60 + layout.period_s
+    assert covered - layout.period_s < (hi - tiny.start.replace(tzinfo=None)).total_seconds() < covered
     assert df.select("timestamp", "address").distinct().count() == df.count()  # the key

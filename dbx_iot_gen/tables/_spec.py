@@ -18,9 +18,41 @@ from pyspark.sql import DataFrame, SparkSession
 
 from dbx_iot_gen.config import IoTConfig
 
-__all__ = ["ROWS_PER_PARTITION", "ColumnDef", "SpecBuilder", "partitions_for", "replay"]
+__all__ = ["ROWS_PER_PARTITION", "SOURCE_TIMESTAMP", "ColumnDef", "IoTDataGenerator", "SpecBuilder", "partitions_for",
+           "replay"]
 
 ROWS_PER_PARTITION = 4_000_000
+# In a stream, the time the rate source made the row (our tables have their own ``timestamp``).
+SOURCE_TIMESTAMP = "_source_timestamp"
+
+
+class IoTDataGenerator(dg.DataGenerator):
+    """A ``DataGenerator`` whose streaming build suits the tables' ids and event times.
+
+    * With the option ``rowsPerBatch`` the ids come from Spark's ``rate-micro-batch`` source:
+      micro-batch ``n`` holds ids ``[n * rowsPerBatch, (n + 1) * rowsPerBatch)`` whatever the
+      timing, so a stream stopped and restarted from its checkpoint goes on without a gap or a
+      burst. Otherwise they come from the ``rate`` source, as in dbldatagen.
+    * The source's own time is kept as ``_source_timestamp`` (the tables have a ``timestamp``
+      column of their own; two columns of one name make every reference ambiguous). Realtime
+      specs take their event time from it: with ``rate-micro-batch``, the micro-batch's time plus
+      the row's place in the batch spread over ``secondsPerBatch`` (an option, default 1).
+    """
+
+    def _getBaseDataFrame(self, startId=0, streaming=False, options=None):  # type: ignore[no-untyped-def] # noqa: N802, N803
+        if not streaming or not options or "rowsPerBatch" not in options:
+            df = super()._getBaseDataFrame(startId, streaming=streaming, options=options)
+            return df.withColumnRenamed("timestamp", SOURCE_TIMESTAMP) if streaming else df
+        per_batch = int(options["rowsPerBatch"])
+        seconds = float(options.get("secondsPerBatch", 1.0))
+        reader = (self.sparkSession.readStream.format("rate-micro-batch")
+                  .option("rowsPerBatch", per_batch)
+                  .option("numPartitions", int(options.get("numPartitions", self.partitions or 2))))
+        spread_us = seconds * 1e6 / per_batch
+        return reader.load().selectExpr(
+            f"value AS {self._seedColumnName}",
+            f"timestamp_micros(unix_micros(current_timestamp()) + cast(pmod(value, {per_batch}L) * {spread_us!r}D"
+            f" as long)) AS {SOURCE_TIMESTAMP}")
 
 
 def partitions_for(config: IoTConfig, rows: int) -> int:
@@ -45,7 +77,7 @@ class SpecBuilder:
     """Adds SQL-expression columns to a fresh DataGenerator whose ``id`` runs from 0 to rows - 1."""
 
     def __init__(self, spark: SparkSession, name: str, rows: int, partitions: int, seed: int) -> None:
-        self.spec = dg.DataGenerator(
+        self.spec: dg.DataGenerator = IoTDataGenerator(
             sparkSession=spark, name=name, rows=rows, partitions=partitions,
             randomSeedMethod="fixed", randomSeed=seed,
         )

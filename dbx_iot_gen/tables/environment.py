@@ -25,7 +25,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, salt, split_uniform, sql_str
-from dbx_iot_gen.tables._spec import SpecBuilder, partitions_for
+from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, SpecBuilder, partitions_for
 
 __all__ = ["ENVIRONMENT_COLUMNS", "LOCATIONS", "LONG_COLUMNS", "MEASURES", "SITES", "environment_long",
            "environment_spec"]
@@ -59,13 +59,14 @@ LONG_COLUMNS = ("device_id", "site", "location", "time", "measure_name", "measur
 _TWO_PI = "6.283185307179586D"
 
 
-def environment_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
+def environment_spec(spark: SparkSession, config: IoTConfig, *, realtime: bool = False) -> dg.DataGenerator:
     """The spec of ``environment_readings``: every tag, every ``environment.cadence_seconds`` of the
     config's range.
 
     ``device_id`` is the tag's MAC address (12 lower-case hex digits, as the seed's
     ``e7428453ecb1``). Row ``id`` maps to ``tag = id % n_sensors``, ``tick = id div n_sensors``:
-    time rises with the id.
+    time rises with the id. ``realtime``: event time is when the streaming source made the row
+    (for ``build(withStreaming=True)`` only).
 
     Example:
         >>> df = environment_spec(spark, IoTConfig.preset("tiny")).build()  # doctest: +SKIP
@@ -75,7 +76,7 @@ def environment_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator
     ticks = max(1, config.duration_seconds // env.cadence_seconds)
     rows = env.n_sensors * ticks
     b = SpecBuilder(spark, "environment_readings", rows, partitions_for(config, rows), config.seed)
-    _add_environment_columns(b, config)
+    _add_environment_columns(b, config, realtime=realtime)
     return b.spec
 
 
@@ -87,7 +88,7 @@ def _lookup(values: list[float], index: str) -> str:
     return f"element_at(array({', '.join(dbl(v) for v in values)}), {index} + 1)"
 
 
-def _add_environment_columns(b: SpecBuilder, config: IoTConfig) -> None:
+def _add_environment_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = False) -> None:
     env = config.environment
     rnd = Randomness(config.seed, "environment_readings")
     n, cadence = env.n_sensors, env.cadence_seconds
@@ -114,8 +115,12 @@ def _add_environment_columns(b: SpecBuilder, config: IoTConfig) -> None:
     b.tmp("loc_idx", "int", f"cast({u_loc} * {len(names)}D as int)")
     b.col("location", "string", _pick(names, "loc_idx"))
     # each tag measures at its own second of the cadence
-    b.tmp("t_s", "double", f"tick * {dbl(cadence)} + {u_phase} * {dbl(cadence)}")
-    b.col("timestamp", "timestamp", f"timestamp_micros({start_s * 1_000_000}L + cast(t_s * 1000000D as long))")
+    if realtime:
+        b.tmp("t_s", "double", f"(unix_micros({SOURCE_TIMESTAMP}) - {start_s * 1_000_000}L) * 1.0E-6D")
+        b.col("timestamp", "timestamp", SOURCE_TIMESTAMP)
+    else:
+        b.tmp("t_s", "double", f"tick * {dbl(cadence)} + {u_phase} * {dbl(cadence)}")
+        b.col("timestamp", "timestamp", f"timestamp_micros({start_s * 1_000_000}L + cast(t_s * 1000000D as long))")
     b.tmp("row_h", "long", rnd.hash("measurement", "tag", "tick"))
     day = f"(t_s * {dbl(1 / 86400)})"
     # the daily cycle peaks mid-afternoon; the wander has periods of 6-30 hours

@@ -12,7 +12,8 @@ is a pure function of its row id:
   its own phase of its interval).
 * **Grid**: time is cut into periods of ``100 / base`` seconds. A period holds 100 events of each
   high sensor, 10 of each medium and 1 of each low one, in three contiguous id blocks, so event
-  time rises with the id period by period, as a historical stream needs.
+  time rises with the id period by period, as a historical stream needs. The batch table covers
+  ``minutes`` rounded up to whole periods.
 * **Values**: a numeric sensor starts at its own level in [0, 100), wanders slowly (small steps
   from event to event, like the seed's ``+ uniform(-1, 1)``) and jumps by up to 10 about once in
   100 events (the seed's 1%); a text sensor sends one of ``message001`` .. ``message100``. Every
@@ -32,7 +33,7 @@ from pyspark.sql import SparkSession
 
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, salt, split_uniform
-from dbx_iot_gen.tables._spec import SpecBuilder, partitions_for
+from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, SpecBuilder, partitions_for
 
 __all__ = ["JUMP_EVERY", "PLANT_COLUMNS", "TIER_MULTIPLES", "PlantLayout", "plant_spec"]
 
@@ -115,8 +116,10 @@ def _arr(values: tuple[float, ...] | tuple[int, ...] | list[int], tier: str = "t
     return f"element_at(array({', '.join(literal(v) for v in values)}), {tier} + 1)"
 
 
-def plant_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
-    """The spec of ``plant_sensors`` for the config's ``plant`` section, from the config's start.
+def plant_spec(spark: SparkSession, config: IoTConfig, *, realtime: bool = False) -> dg.DataGenerator:
+    """The spec of ``plant_sensors`` for the config's ``plant`` section, from the config's start:
+    ``plant.minutes`` rounded up to whole periods. ``realtime``: event time is when the streaming
+    source made the row (for ``build(withStreaming=True)`` only).
 
     Columns: ``timestamp``, ``system``, ``address``, ``value`` (null for a text sensor), ``text``
     (null for a numeric sensor), ``status`` (active, stopping, starting).
@@ -128,11 +131,11 @@ def plant_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     layout = PlantLayout(config)
     rows = layout.rows
     b = SpecBuilder(spark, "plant_sensors", rows, partitions_for(config, rows), config.seed)
-    _add_plant_columns(b, config, layout)
+    _add_plant_columns(b, config, layout, realtime=realtime)
     return b.spec
 
 
-def _add_plant_columns(b: SpecBuilder, config: IoTConfig, layout: PlantLayout) -> None:
+def _add_plant_columns(b: SpecBuilder, config: IoTConfig, layout: PlantLayout, *, realtime: bool = False) -> None:
     rnd = Randomness(config.seed, "plant_sensors")
     h_size, m_size, _ = layout.block_sizes
     firsts = (0, layout.counts[0], layout.counts[0] + layout.counts[1])
@@ -141,7 +144,6 @@ def _add_plant_columns(b: SpecBuilder, config: IoTConfig, layout: PlantLayout) -
     d_has, d_pos = split_uniform("slot_h", 0, 26), split_uniform("slot_h", 1, 26)
     j_pos = split_uniform("jump_h", 0, 26)
     c_phase, c_level, c_p1, c_p2, c_f1, c_f2 = (split_uniform("sensor_h", i, 10) for i in range(6))
-    span_us = int(layout.span_s * 1e6)
 
     b.tmp("period", "long", f"coalesce(id div {layout.rows_per_period}L, 0L)")
     b.tmp("local", "long", f"id - period * {layout.rows_per_period}L")
@@ -161,10 +163,11 @@ def _add_plant_columns(b: SpecBuilder, config: IoTConfig, layout: PlantLayout) -
     b.tmp("down_at", "long",
           f"IF({d_has} < {_arr(layout.slot_chances, long=False)},"
           f" cast({d_pos} * (slot_size - silent - 1L) as long), -1000000L)")
-    # no row while the sensor is down, nor past the span
-    b.explode("emitted", f"IF(t_us >= {span_us}L OR (down_at >= 0L AND slot_pos > down_at"
-                         " AND slot_pos <= down_at + silent), array(), array(0))")
-    b.col("timestamp", "timestamp", f"timestamp_micros({config.start_micros}L + t_us)")
+    # no row while the sensor is down
+    b.explode("emitted", "IF(down_at >= 0L AND slot_pos > down_at AND slot_pos <= down_at + silent,"
+                         " array(), array(0))")
+    b.col("timestamp", "timestamp",
+          SOURCE_TIMESTAMP if realtime else f"timestamp_micros({config.start_micros}L + t_us)")
     b.tmp("row_h", "long", rnd.hash("event", "sensor_idx", "k"))
     b.col("system", "string", f"concat('system', lpad(cast(cast({u_system} * 20D as int) as string), 3, '0'))")
     b.col("address", "string", sensor_address("sensor_idx"))

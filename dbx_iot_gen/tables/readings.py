@@ -29,7 +29,7 @@ from dbx_iot_gen.fleet import PROFILES, FleetLayout
 from dbx_iot_gen.lifecycle import Lifecycle
 from dbx_iot_gen.patterns import LocalTime, day_of_week, seasonal_cycle, slow_wander
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, split_uniform, sql_str
-from dbx_iot_gen.tables._spec import ColumnDef, SpecBuilder, partitions_for, replay
+from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, ColumnDef, SpecBuilder, partitions_for, replay
 
 __all__ = ["ANOMALY_CODES", "ISSUE_CODES", "READING_COLUMNS", "readings_at", "readings_spec"]
 
@@ -109,12 +109,14 @@ def profile_parameters(config: IoTConfig) -> tuple[list[_Profile], list[float]]:
     return profiles, table
 
 
-def readings_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
+def readings_spec(spark: SparkSession, config: IoTConfig, *, realtime: bool = False) -> dg.DataGenerator:
     """The spec of ``sensor_readings`` for the config.
 
     Args:
         spark: the session.
         config: the dataset config (devices, time range, cadence, patterns, anomalies, quality, seed).
+        realtime: event time is when the streaming source made the row, not the row's tick (for
+            ``build(withStreaming=True)`` only; see :mod:`dbx_iot_gen.stream`).
 
     Returns:
         A dbldatagen spec with ``id`` from 0 to ``FleetLayout(config).reading_rows - 1``; duplicated
@@ -127,7 +129,7 @@ def readings_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     layout = FleetLayout(config)
     b = SpecBuilder(spark, "sensor_readings", layout.reading_rows, partitions_for(config, layout.reading_rows),
                     config.seed)
-    _add_reading_columns(b, config)
+    _add_reading_columns(b, config, realtime=realtime)
     return b.spec
 
 
@@ -160,7 +162,7 @@ def reading_defs(spark: SparkSession, config: IoTConfig) -> list[ColumnDef]:
     return b.defs
 
 
-def _add_reading_columns(b: SpecBuilder, config: IoTConfig) -> None:
+def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = False) -> None:
     layout = FleetLayout(config)
     rnd = Randomness(config.seed, "sensor_readings")
     local_time = LocalTime(config)
@@ -218,7 +220,8 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig) -> None:
     b.tmp("ep_pos", "int", f"cast(tick & {slot - 1}L as int) - cast({e_start} * ({slot + 1} - ep_len) as int)")
     b.tmp("ep_active", "int", "IF(ep_pos >= 0 AND ep_pos < ep_len, ep_kind, 0)")
 
-    b.tmp("t_us", "long", f"{config.start_micros}L + tick * {cadence_us}L + cast({u_jitter} * {jitter_us}D as long)")
+    b.tmp("t_us", "long", f"unix_micros({SOURCE_TIMESTAMP})" if realtime else
+          f"{config.start_micros}L + tick * {cadence_us}L + cast({u_jitter} * {jitter_us}D as long)")
     b.col("timestamp", "timestamp", "timestamp_micros(t_us)")
     b.col("metric_name", "string", f"element_at(array({', '.join(sql_str(m.name) for m in metrics)}), profile + 1)")
     b.tmp("epoch_s", "long", "coalesce(t_us div 1000000L, 0L)")
