@@ -49,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                                                                 "environment_readings (default: sensor_readings)")
     feed.add_argument("--mode", default="historical",
                       help="historical (event time from the config's start) or realtime (now)")
-    feed.add_argument("--rows-per-second", type=_positive_int, default=1000, help="rows a second (default: 1000)")
+    feed.add_argument("--rows-per-second", type=_positive_int, default=None, help="rows a second (default: 1000)")
+    feed.add_argument("--speedup", type=_positive_float, default=None,
+                      help="instead of --rows-per-second: event time runs this many times as fast as the clock")
     feed.add_argument("--duration", type=_positive_float, default=60.0,
                       help="seconds to run, then stop (default: 60); run again to go on")
     feed.add_argument("--out", default="iot_stream", help="output folder (default: ./iot_stream)")
@@ -107,9 +109,23 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _stream(args: argparse.Namespace) -> int:
-    from dbx_iot_gen.stream import StreamLayout, check_stream_args, stream_identity
+    from dbx_iot_gen.errors import InvalidConfigError
+    from dbx_iot_gen.stream import (
+        STREAM_TABLES,
+        StreamLayout,
+        check_stream_args,
+        rows_per_second_for_speedup,
+        stream_identity,
+    )
 
     config = config_from_args(args)
+    if args.speedup is not None:
+        if args.rows_per_second is not None:
+            raise InvalidConfigError("--speedup", "give --speedup or --rows-per-second, not both")
+        if args.table in STREAM_TABLES:
+            args.rows_per_second = rows_per_second_for_speedup(config, args.table, args.speedup)
+    elif args.rows_per_second is None:
+        args.rows_per_second = 1000
     check_stream_args(args.table, args.mode, args.rows_per_second, args.format)
     layout = StreamLayout(args.out)
     layout.check(stream_identity(config, args.table, args.mode, args.rows_per_second, args.format))

@@ -37,7 +37,7 @@ from dbx_iot_gen.tables import environment_spec, plant_spec, readings_spec
 from dbx_iot_gen.tables.plant import PlantLayout
 
 __all__ = ["FORMATS", "MODES", "STREAM_TABLES", "StreamLayout", "check_stream_args", "natural_rows_per_second",
-           "start_stream", "stream", "stream_identity", "stream_spec"]
+           "rows_per_second_for_speedup", "start_stream", "stream", "stream_identity", "stream_spec"]
 
 StreamSpec = Callable[..., dg.DataGenerator]
 STREAM_TABLES: dict[str, StreamSpec] = {
@@ -78,6 +78,19 @@ def natural_rows_per_second(config: IoTConfig, table: str) -> float:
         layout = PlantLayout(config)
         return layout.rows_per_period / layout.period_s
     return config.environment.n_sensors / config.environment.cadence_seconds
+
+
+def rows_per_second_for_speedup(config: IoTConfig, table: str, speedup: float) -> int:
+    """The ``rows_per_second`` at which a historical feed's event time runs ``speedup`` times as
+    fast as the clock (at least 1).
+
+    Example:
+        >>> rows_per_second_for_speedup(IoTConfig.preset("tiny"), "plant_sensors", 2.0)
+        100
+    """
+    if isinstance(speedup, bool) or not isinstance(speedup, (int, float)) or not 0 < speedup <= 1e9:
+        raise InvalidConfigError("--speedup", f"must be a number above 0, got {speedup!r}")
+    return max(1, round(natural_rows_per_second(config, table) * speedup))
 
 
 def stream_spec(spark: SparkSession, config: IoTConfig, table: str, *, mode: str = "historical") -> dg.DataGenerator:

@@ -60,3 +60,14 @@ def test_readme_merge_example_replays_the_cdc_into_the_final_registry(spark, dem
     assert_df_equality(namespace["registry"], reported, ignore_row_order=True, ignore_nullable=True)
     history = spark.read.format("delta").load(str(root / "silver" / "devices_history"))
     assert history.where("is_current").count() == reported.count()
+
+
+def test_readme_stream_example_writes_a_feed(spark, tmp_path, monkeypatch):
+    block = next(b for b in re.findall(r"```python\n(.*?)```", README, flags=re.S) if "start_stream" in b)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"spark": spark}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert not namespace["query"].isActive
+    feed = spark.read.format("delta").load(str(tmp_path / "iot_stream" / "sensor_readings"))
+    assert feed.count() > 0
+    assert feed.agg({"reading_id": "min"}).first()[0] <= 500  # from the first micro-batch on

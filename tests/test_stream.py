@@ -18,7 +18,13 @@ from dbx_iot_gen.cli import main
 from dbx_iot_gen.fleet import FleetLayout
 from dbx_iot_gen.output import read_landing
 from dbx_iot_gen.schemas import TABLES
-from dbx_iot_gen.stream import STREAM_TABLES, natural_rows_per_second, start_stream, stream
+from dbx_iot_gen.stream import (
+    STREAM_TABLES,
+    natural_rows_per_second,
+    rows_per_second_for_speedup,
+    start_stream,
+    stream,
+)
 
 PYTHON_NODES = ("ArrowEvalPython", "BatchEvalPython", "PythonUDF", "MapInPandas")
 
@@ -36,8 +42,9 @@ def _run(query, batches: int = 2, timeout: float = 60.0) -> None:
 
 def _batches_written(path: Path, fmt: str, spark) -> int:
     """Micro-batches the sink holds (a batch stopped before its sink commit is not in it)."""
-    if fmt == "json":
-        return len([p for p in (path / "_spark_metadata").iterdir() if p.name.isdigit()])
+    if fmt == "json":  # the sink's log: 0, 1, ..., 9.compact, 10, ... (a file per batch from 0)
+        return 1 + max(int(p.name.split(".")[0]) for p in (path / "_spark_metadata").iterdir()
+                       if p.name.split(".")[0].isdigit())
     history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").where("operation = 'STREAMING UPDATE'")
     return history.count()
 
@@ -80,11 +87,12 @@ def test_a_restart_goes_on_without_gap_or_duplicate(spark, tiny, tmp_path):
     assert history == written
 
 
-def test_realtime_event_time_is_now(spark, tiny, tmp_path):
+@pytest.mark.parametrize("table", list(STREAM_TABLES))
+def test_realtime_event_time_is_now(spark, tiny, tmp_path, table):
     before = datetime.now(timezone.utc).replace(tzinfo=None)
-    _run(start_stream(spark, tiny, "plant_sensors", str(tmp_path), mode="realtime", rows_per_second=200), batches=2)
+    _run(start_stream(spark, tiny, table, str(tmp_path), mode="realtime", rows_per_second=200), batches=2)
     after = datetime.now(timezone.utc).replace(tzinfo=None)
-    rows = spark.read.format("delta").load(str(tmp_path / "plant_sensors"))
+    rows = spark.read.format("delta").load(str(tmp_path / table))
     lo, hi, n = rows.agg(F.min("timestamp"), F.max("timestamp"), F.count(F.lit(1))).first()
     assert n > 0
     assert (lo - before).total_seconds() > -1 and (after - hi).total_seconds() > -2, (before, lo, hi, after)
@@ -119,6 +127,7 @@ def test_cli_stream_writes_json_and_restarts(spark, tiny, tmp_path):
         (["--rows-per-second", "0"], "--rows-per-second: must be a whole number from 1"),
         (["--format", "parquet"], "--format: must be one of delta, json"),
         (["--duration", "-3"], "--duration: "),
+        (["--speedup", "2", "--rows-per-second", "5"], "--speedup: give --speedup or --rows-per-second, not both"),
     ],
 )
 def test_cli_stream_rejects_bad_arguments_before_writing(tmp_path, capsys, args, message):
@@ -142,5 +151,6 @@ def test_natural_rates_and_the_streaming_dataframe(spark, tiny):
     # the plant's natural rate is the seed's rate_per_second: its tiers add up to it
     assert natural_rows_per_second(tiny, "plant_sensors") == pytest.approx(tiny.plant.rate_per_second)
     assert natural_rows_per_second(tiny, "environment_readings") == 10 / 60
+    assert rows_per_second_for_speedup(tiny, "sensor_readings", 60.0) == round(FleetLayout(tiny).n_channels / 10)
     feed = stream(spark, tiny, "sensor_readings", rows_per_second=10)
     assert feed.isStreaming and feed.columns == list(TABLES["sensor_readings"].column_names)
