@@ -150,7 +150,7 @@ def generate_iot_demo(
             "seconds": round(seconds, 2),
         }
         if progress is not None:
-            progress(f"{name:<16} {rows:>12,} rows  {seconds:7.1f} s")
+            progress(f"{name:<20} {rows:>10,} rows  {seconds:7.1f} s")
     manifest = {
         "library": "dbx-iot-gen",
         "version": __version__,
