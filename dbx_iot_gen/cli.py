@@ -59,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     feed.add_argument("--scale", choices=list(SCALES), default=None, help="size preset (default: small)")
     feed.add_argument("--seed", type=_positive_int, default=None, help="seed (default: 42)")
     feed.add_argument("--config", metavar="FILE", default=None, help="JSON file of config fields")
+    queries = sub.add_parser("queries", help="run the demo and gold queries on a demo output")
+    queries.add_argument("--out", default="iot_demo", help="the demo output folder (default: ./iot_demo)")
     sub.add_parser("tables", help="list the tables and their columns")
     return parser
 
@@ -147,6 +149,26 @@ def _stream(args: argparse.Namespace) -> int:
     return 0
 
 
+def _queries(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from dbx_iot_gen.errors import OutputError
+
+    if not (Path(args.out) / "manifest.json").is_file():
+        raise OutputError(f"--out: {Path(args.out).absolute()} holds no complete dbx-iot-gen demo output "
+                          "(no manifest.json); run `dbx-iot-gen demo --out DIR` first")
+    from dbx_iot_gen.queries import QUERIES, query, register_demo_tables
+    from dbx_iot_gen.spark import get_spark
+
+    spark = get_spark()
+    register_demo_tables(spark, args.out)
+    for name in QUERIES:
+        started = time.perf_counter()
+        rows = query(spark, name).count()
+        print(f"{name:<26} {rows:>10,} rows  {time.perf_counter() - started:6.1f} s", flush=True)
+    return 0
+
+
 def _tables() -> int:
     for table in TABLES.values():
         print(f"{table.name} (key {table.key}): {table.comment}")
@@ -172,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args)
         if args.command == "stream":
             return _stream(args)
+        if args.command == "queries":
+            return _queries(args)
         return _tables()
     except DbxIotGenError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -1,0 +1,12 @@
+-- Gold (seed 002): minimum, maximum and average temperature per sensor and 15-minute window.
+SELECT
+    device_id AS sensor_id,
+    window.start AS window_start,
+    window.end AS window_end,
+    CAST(AVG(metric_value) AS DECIMAL(5, 2)) AS avg_temperature,
+    CAST(MIN(metric_value) AS DECIMAL(5, 2)) AS min_temperature,
+    CAST(MAX(metric_value) AS DECIMAL(5, 2)) AS max_temperature
+FROM sensor_readings
+WHERE metric_name = 'temperature' AND metric_value IS NOT NULL
+GROUP BY device_id, window(timestamp, '15 minutes')
+ORDER BY sensor_id, window_start
