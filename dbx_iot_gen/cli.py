@@ -7,12 +7,14 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from dbx_iot_gen.config import SCALES, IoTConfig
-from dbx_iot_gen.errors import DbxIotGenError
-from dbx_iot_gen.output import OutputLayout
+from dbx_iot_gen.errors import DbxIotGenError, InvalidConfigError
+from dbx_iot_gen.output import CatalogTarget, OutputLayout
 from dbx_iot_gen.schemas import TABLES
+from dbx_iot_gen.spark import on_databricks
 
 __all__ = ["main"]
 
@@ -44,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--config", metavar="FILE", default=None, help="JSON file of config fields")
     demo.add_argument("--clean", action="store_true",
                       help="no data-quality problems (nulls, duplicates, out-of-range, late arrival)")
+    demo.add_argument("--catalog", default=None, help="write the tables to CATALOG.SCHEMA.<table> (with --schema)")
+    demo.add_argument("--schema", default=None, help="the schema of the tables (created when missing)")
+    demo.add_argument("--volume", default=None,
+                      help="Unity Catalog volume for the landing JSON and manifest: /Volumes/CATALOG/SCHEMA/VOLUME/OUT")
     feed = sub.add_parser("stream", help="write a live feed (sensor_readings, plant_sensors, environment_readings)")
     feed.add_argument("--table", default="sensor_readings", help="sensor_readings, plant_sensors or "
                                                                 "environment_readings (default: sensor_readings)")
@@ -94,24 +100,41 @@ def config_from_args(args: argparse.Namespace) -> IoTConfig:
     return IoTConfig.preset(scale, **values)
 
 
+def catalog_target(args: argparse.Namespace) -> CatalogTarget | None:
+    """The catalog a ``demo`` command line writes its tables to, if any."""
+    if args.catalog is None and args.schema is None and args.volume is None:
+        return None
+    if args.catalog is None or args.schema is None:
+        missing = "--catalog" if args.catalog is None else "--schema"
+        raise InvalidConfigError(missing, "give --catalog and --schema together (and --volume for the landing JSON)")
+    return CatalogTarget(args.catalog, args.schema, args.volume)
+
+
 def _demo(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    OutputLayout.local(args.out).check_usable()
+    target = catalog_target(args)
+    out = args.out
+    if target is not None and target.landing_root and not Path(out).is_absolute():
+        out = f"{target.landing_root}/{out}"
+    if target is None or not target.volume or not on_databricks():
+        OutputLayout.local(out).check_usable()  # a volume's folder exists once the volume does
     started = time.perf_counter()
     from dbx_iot_gen.demo import generate_iot_demo
     from dbx_iot_gen.spark import get_spark
 
-    print(f"{PROG} demo: scale {config.scale}, seed {config.seed}, writing to {args.out}", flush=True)
+    where = f"tables in {target.catalog}.{target.schema}, files in {out}" if target else f"writing to {out}"
+    print(f"{PROG} demo: scale {config.scale}, seed {config.seed}, {where}", flush=True)
     spark = get_spark()
-    result = generate_iot_demo(spark, config, args.out, progress=lambda line: print(line, flush=True))
-    manifest = OutputLayout.local(args.out).manifest_path
+    if target is not None and target.volume and on_databricks():  # pragma: no cover - needs a workspace
+        target.create(spark, volume=True)
+    result = generate_iot_demo(spark, config, out, target=target, progress=lambda line: print(line, flush=True))
+    manifest = OutputLayout.local(out).manifest_path
     total = sum(t["rows"] for t in result.manifest["tables"].values())
     print(f"done: {total:,} rows in {time.perf_counter() - started:.1f} s (Spark start included); manifest {manifest}")
     return 0
 
 
 def _stream(args: argparse.Namespace) -> int:
-    from dbx_iot_gen.errors import InvalidConfigError
     from dbx_iot_gen.stream import (
         STREAM_TABLES,
         StreamLayout,
@@ -150,8 +173,6 @@ def _stream(args: argparse.Namespace) -> int:
 
 
 def _queries(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from dbx_iot_gen.errors import OutputError
 
     if not (Path(args.out) / "manifest.json").is_file():

@@ -12,7 +12,7 @@ import dbldatagen as dg
 from pyspark.sql import DataFrame, SparkSession
 
 from dbx_iot_gen.config import ANOMALY_TYPES, QUALITY_ISSUES, IoTConfig
-from dbx_iot_gen.output import OutputLayout, write_delta, write_landing
+from dbx_iot_gen.output import CatalogTarget, OutputLayout, read_table, write_landing, write_table
 from dbx_iot_gen.tables import (
     alerts,
     anomaly_episodes,
@@ -92,6 +92,7 @@ def generate_iot_demo(
     config: IoTConfig,
     out_dir: str,
     *,
+    target: CatalogTarget | None = None,
     progress: Callable[[str], None] | None = print,
 ) -> DemoResult:
     """Write the demo dataset under ``out_dir``: landing JSON, Delta tables, then ``manifest.json``.
@@ -102,7 +103,10 @@ def generate_iot_demo(
     Args:
         spark: the session (see :func:`dbx_iot_gen.spark.get_spark`).
         config: the dataset config.
-        out_dir: the output folder (new, empty, or an earlier output).
+        out_dir: the output folder (new, empty, or an earlier output): landing JSON, the manifest
+            and, without ``target``, the Delta tables.
+        target: write the tables to ``catalog.schema.<table>`` with table and column comments
+            (the schema is created when missing) instead of Delta folders.
         progress: called with one line per table (rows and seconds); ``None`` for silence.
 
     Returns:
@@ -117,6 +121,8 @@ def generate_iot_demo(
 
     layout = OutputLayout.local(out_dir)
     layout.check_usable()
+    if target is not None:
+        target.create(spark, volume=False)
     layout.reset()
     started = time.perf_counter()
     tables: dict[str, DataFrame] = {}
@@ -134,8 +140,8 @@ def generate_iot_demo(
     for name in TABLES_IN_ORDER:
         t0 = time.perf_counter()
         df = derived[name]() if name in derived else build_table(spark, config, name)
-        write_delta(df, layout.delta_path(name))
-        tables[name] = spark.read.format("delta").load(layout.delta_path(name))
+        write_table(spark, df, name, target, layout)
+        tables[name] = read_table(spark, name, target, layout)
         if name == "devices_cdc":  # one landing folder per batch: batch_000, batch_001, ...
             for batch in range(config.cdc.batches + 1):
                 write_landing(cdc_batch(tables[name], batch), layout.cdc_batch_path(batch))
@@ -145,7 +151,8 @@ def generate_iot_demo(
         seconds = time.perf_counter() - t0
         entries[name] = {
             "rows": rows,
-            "delta": layout.delta_path(name),
+            **({"delta": layout.delta_path(name)} if target is None
+               else {"table": target.table(name).replace("`", "")}),
             "landing": layout.landing_path(name),
             "seconds": round(seconds, 2),
         }

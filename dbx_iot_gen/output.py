@@ -1,6 +1,8 @@
 """Where data is written, and the only module that writes: landing JSON, Delta tables, manifest.
 
-Layout of a local run under ``DIR``::
+Tables go to Delta folders under ``DIR/delta`` or, with a :class:`CatalogTarget`, to catalog tables
+``catalog.schema.table`` with table and column comments (Unity Catalog on Databricks, the local
+``spark_catalog`` elsewhere). Layout of a local run under ``DIR``::
 
     DIR/landing/<table>/part-*.json   newline-delimited JSON, ISO-8601 timestamps (bronze-ready)
     DIR/landing/devices_cdc/batch_NNN/part-*.json   the CDC batches, 000 the initial registry
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -22,14 +25,56 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from dbx_iot_gen.errors import OutputError
+from dbx_iot_gen.errors import InvalidConfigError, OutputError
+from dbx_iot_gen.schemas import TABLES
 
-__all__ = ["JSON_TIMESTAMP_FORMAT", "OutputLayout", "read_landing", "write_delta", "write_landing"]
+__all__ = ["JSON_TIMESTAMP_FORMAT", "CatalogTarget", "OutputLayout", "read_landing", "read_table", "write_delta",
+           "write_landing", "write_table"]
 
 # ISO-8601 with microseconds, so landing JSON round-trips the Delta values exactly.
 JSON_TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"
 MARKER = "_dbx_iot_gen"
 MANIFEST = "manifest.json"
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class CatalogTarget:
+    """Where the demo's tables go in a catalog: ``catalog.schema.<table>``, and the Unity Catalog
+    volume whose folder takes the landing JSON and the manifest.
+
+    Example:
+        >>> CatalogTarget("main", "iot", "landing").landing_root
+        '/Volumes/main/iot/landing'
+        >>> CatalogTarget("main", "iot").table("devices")
+        '`main`.`iot`.`devices`'
+    """
+
+    catalog: str
+    schema: str
+    volume: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("catalog", "schema", "volume"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, str) and _IDENTIFIER.match(value)):
+                raise InvalidConfigError(f"--{name}", f"must be a name of letters, digits, _ and -, got {value!r}")
+
+    def table(self, name: str) -> str:
+        return f"`{self.catalog}`.`{self.schema}`.`{name}`"
+
+    @property
+    def landing_root(self) -> str | None:
+        """``/Volumes/<catalog>/<schema>/<volume>``, or None without a volume."""
+        return f"/Volumes/{self.catalog}/{self.schema}/{self.volume}" if self.volume else None
+
+    def create(self, spark: SparkSession, *, volume: bool) -> None:
+        """Create the schema (and, on Unity Catalog, the volume) when missing."""
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{self.catalog}`.`{self.schema}`")
+        if volume and self.volume:
+            spark.sql(f"CREATE VOLUME IF NOT EXISTS `{self.catalog}`.`{self.schema}`.`{self.volume}`")
 
 
 @dataclass(frozen=True)
@@ -125,3 +170,31 @@ def read_landing(spark: SparkSession, path: str, schema: Any) -> DataFrame:
 def write_delta(df: DataFrame, path: str) -> None:
     """Write (or replace) a Delta table at ``path``."""
     df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def write_table(spark: SparkSession, df: DataFrame, name: str, target: CatalogTarget | None,
+                layout: OutputLayout) -> None:
+    """Write (or replace) one demo table: a Delta folder of ``layout``, or the catalog table of
+    ``target`` with the published table and column comments (:mod:`dbx_iot_gen.schemas`)."""
+    if target is None:
+        write_delta(df, layout.delta_path(name))
+        return
+    schema = TABLES.get(name)
+    comments = {c.name: c.comment for c in schema.columns} if schema else {}
+    described = df.select(*[df[c].alias(c, metadata={"comment": comments[c]}) if c in comments else df[c]
+                            for c in df.columns])
+    (described.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+     .saveAsTable(target.table(name)))
+    if schema:
+        spark.sql(f"COMMENT ON TABLE {target.table(name)} IS {_sql_text(schema.comment)}")
+
+
+def read_table(spark: SparkSession, name: str, target: CatalogTarget | None, layout: OutputLayout) -> DataFrame:
+    """A demo table as written by :func:`write_table`."""
+    if target is None:
+        return spark.read.format("delta").load(layout.delta_path(name))
+    return spark.table(target.table(name))
