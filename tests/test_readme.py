@@ -33,7 +33,7 @@ def test_readme_python_example_adds_a_column_and_builds(spark, capsys):
 
 def test_readme_quick_start_is_two_commands():
     quick = README.split("## Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
-    assert quick.strip().splitlines() == ["pip install .", "dbx-iot-gen demo"]
+    assert quick.strip().splitlines() == ['pip install ".[local]"', "dbx-iot-gen demo"]
 
 
 def test_readme_ground_truth_example_runs(spark, capsys):
