@@ -166,10 +166,19 @@ def _stream(args: argparse.Namespace) -> int:
         query.awaitTermination(args.duration)
     finally:
         query.stop()
-    progress = [p for p in query.recentProgress if p.get("numInputRows")]
-    ids = sum(p["numInputRows"] for p in progress)
+    rows = [_input_rows(p) for p in query.recentProgress]
+    progress = [n for n in rows if n]
+    ids = sum(progress)
     print(f"stopped: {len(progress)} micro-batches, {ids:,} ids; run the same command again to go on")
     return 0
+
+
+def _input_rows(progress: object) -> int:
+    """A micro-batch's input rows: classic sessions report progress as dicts, Connect as objects."""
+    rows = getattr(progress, "numInputRows", None)
+    if rows is None and isinstance(progress, dict):
+        rows = progress.get("numInputRows")
+    return int(rows or 0)
 
 
 def _queries(args: argparse.Namespace) -> int:

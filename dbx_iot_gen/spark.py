@@ -1,34 +1,92 @@
-"""The SparkSession: the active one on Databricks, otherwise a local one with Delta configured."""
+"""The SparkSession: the active one on Databricks, otherwise a local one with Delta configured,
+classic or over Spark Connect."""
 
 from __future__ import annotations
 
 import os
+import uuid
+import warnings
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["get_spark", "on_databricks"]
+__all__ = ["CONNECT_ENV", "analysis_barrier", "get_spark", "is_connect", "on_databricks"]
+
+#: Set to 1 (or true, yes) to make :func:`get_spark` build a local Spark Connect session.
+CONNECT_ENV = "DBX_IOT_GEN_SPARK_CONNECT"
+
 
 def on_databricks() -> bool:
     """True inside a Databricks runtime (notebook, job or serverless)."""
     return "DATABRICKS_RUNTIME_VERSION" in os.environ
 
 
-def get_spark(app_name: str = "dbx-iot-gen", *, master: str = "local[2]") -> SparkSession:
+def is_connect(spark: SparkSession) -> bool:
+    """True when ``spark`` is a Spark Connect client session (serverless, shared clusters,
+    Databricks Connect, a local Connect server), where there is no SparkContext.
+
+    Example:
+        >>> from pyspark.sql import SparkSession
+        >>> is_connect(SparkSession.getActiveSession())  # doctest: +SKIP
+        False
+    """
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def analysis_barrier(df: DataFrame) -> DataFrame:
+    """The same DataFrame, whose plan counts as one level in the plans built on it.
+
+    A classic session analyzes a DataFrame at each step, so a deep plan costs nothing more. Spark
+    Connect sends the whole unresolved plan and the server analyzes it at once, resolving about
+    one level of projections per analyzer iteration; at 100 iterations
+    (``spark.sql.analyzer.maxIterations``, which serverless compute does not let you raise) it
+    gives up. A derived table that computes readings by the readings' own expressions (labels,
+    events) is that deep twice over. Over Connect this makes ``df`` a temporary view, analyzed
+    now, and returns a DataFrame of the view; on a classic session it returns ``df`` itself.
+
+    Example:
+        >>> analysis_barrier(spark.range(3)).count()  # doctest: +SKIP
+        3
+    """
+    spark = df.sparkSession
+    if not is_connect(spark):
+        return df
+    name = f"_dbx_iot_gen_{uuid.uuid4().hex}"
+    df.createOrReplaceTempView(name)
+    return spark.table(name)
+
+
+def _connect_from_env() -> bool:
+    value = os.environ.get(CONNECT_ENV, "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    from dbx_iot_gen.errors import InvalidConfigError
+
+    raise InvalidConfigError(CONNECT_ENV, f"{value!r} is not accepted: 1, true, yes (Spark Connect) or 0, false, no")
+
+
+def get_spark(app_name: str = "dbx-iot-gen", *, master: str = "local[2]", connect: bool | None = None) -> SparkSession:
     """The active SparkSession, or a new local one with Delta Lake, quiet logs and UTC time.
 
     On Databricks (or wherever a session is already active, Spark Connect included) the active
-    session is returned untouched. Locally the Delta jars are resolved from Maven Central on first
-    use, then from the local Ivy cache.
+    session is returned untouched; with ``SPARK_REMOTE`` set, a Spark Connect session to that
+    server. Otherwise a local session is built: classic, or with ``connect=True`` (or the
+    environment variable ``DBX_IOT_GEN_SPARK_CONNECT=1``) a Spark Connect client of a local
+    Connect server that pyspark starts in this process, Delta configured on the server. The Delta
+    jars are resolved from Maven Central on first use, then from the local Ivy cache.
 
     Example:
-        >>> spark = get_spark()  # doctest: +SKIP
-        >>> spark.conf.get("spark.sql.session.timeZone")  # doctest: +SKIP
-        'UTC'
+        >>> spark = get_spark(connect=True)  # doctest: +SKIP
+        >>> is_connect(spark), spark.conf.get("spark.sql.session.timeZone")  # doctest: +SKIP
+        (True, 'UTC')
     """
+    if connect is None:
+        connect = _connect_from_env()
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    if on_databricks():  # pragma: no cover - needs a workspace
+    if on_databricks() or os.environ.get("SPARK_REMOTE"):  # pragma: no cover - needs a workspace or a server
         return SparkSession.builder.getOrCreate()
     from delta import configure_spark_with_delta_pip
 
@@ -41,11 +99,16 @@ def get_spark(app_name: str = "dbx-iot-gen", *, master: str = "local[2]") -> Spa
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.log.level", "ERROR")
         .config("spark.driver.memory", os.environ.get("DBX_IOT_GEN_DRIVER_MEMORY", "4g"))
         # a local Delta log is small: the default 50 snapshot partitions only cost time
         .config("spark.databricks.delta.snapshotPartitions", "2")
     )
-    spark = configure_spark_with_delta_pip(builder).getOrCreate()
-    # a session this function created is a classic local one: its log level can be set here
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
+    if connect:
+        builder = builder.config("spark.api.mode", "connect")
+    builder = configure_spark_with_delta_pip(builder)
+    with warnings.catch_warnings():
+        # a local Connect server starts with every config above, then pyspark also tries to set
+        # them on the client session, where the static ones are refused with a warning each
+        warnings.filterwarnings("ignore", message="Failed to set spark")
+        return builder.getOrCreate()

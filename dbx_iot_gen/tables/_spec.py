@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass
 
 import dbldatagen as dg
 from pyspark.sql import DataFrame, SparkSession
 
 from dbx_iot_gen.config import IoTConfig
+from dbx_iot_gen.spark import analysis_barrier
 
 __all__ = ["ROWS_PER_PARTITION", "SOURCE_TIMESTAMP", "ColumnDef", "IoTDataGenerator", "SpecBuilder", "partitions_for",
            "replay"]
@@ -55,6 +57,11 @@ class IoTDataGenerator(dg.DataGenerator):
             f" as long)) AS {SOURCE_TIMESTAMP}")
 
 
+def reads(expr: str, name: str) -> bool:
+    """Whether the SQL expression ``expr`` reads the column ``name`` (not a field or a string)."""
+    return re.search(rf"(?<![\w.']){re.escape(name)}(?![\w'])", expr) is not None
+
+
 def partitions_for(config: IoTConfig, rows: int) -> int:
     """The config's partitions, or enough partitions for the rows (at least 2)."""
     if config.partitions is not None:
@@ -77,10 +84,13 @@ class SpecBuilder:
     """Adds SQL-expression columns to a fresh DataGenerator whose ``id`` runs from 0 to rows - 1."""
 
     def __init__(self, spark: SparkSession, name: str, rows: int, partitions: int, seed: int) -> None:
-        self.spec: dg.DataGenerator = IoTDataGenerator(
-            sparkSession=spark, name=name, rows=rows, partitions=partitions,
-            randomSeedMethod="fixed", randomSeed=seed,
-        )
+        with warnings.catch_warnings():
+            # dbldatagen turns on a legacy Arrow config, which Spark Connect refuses with a warning
+            warnings.filterwarnings("ignore", message=".*spark.sql.execution.arrow.enabled")
+            self.spec: dg.DataGenerator = IoTDataGenerator(
+                sparkSession=spark, name=name, rows=rows, partitions=partitions,
+                randomSeedMethod="fixed", randomSeed=seed,
+            )
         self._names: list[str] = ["id"]
         self._barrier: str | None = None
         self.defs: list[ColumnDef] = []
@@ -105,7 +115,7 @@ class SpecBuilder:
         return self
 
     def _add(self, d: ColumnDef) -> SpecBuilder:
-        bases = [c for c in self._names if re.search(rf"(?<![\w.']){re.escape(c)}(?![\w'])", d.expr)]
+        bases = [c for c in self._names if reads(d.expr, c)]
         if self._barrier and self._barrier not in bases:
             bases.append(self._barrier)
         dtype = dg.INFER_DATATYPE if d.dtype is None else d.dtype
@@ -131,15 +141,27 @@ def replay(df: DataFrame, defs: list[ColumnDef], *, keep: tuple[str, ...] = (), 
         ['id', 'y']
     """
     base = list(df.columns)
-    for d in defs:
+    # One select per round of columns that do not read each other, as dbldatagen builds a spec:
+    # the plan stays as shallow as the spec's. (Spark Connect analyzes a whole plan at once, one
+    # level per analyzer iteration, and gives up at 100 levels.)
+    group: list[ColumnDef] = []
+    for d in [*defs, None]:
+        if d is not None and not d.is_generator and not any(reads(d.expr, g.name) for g in group):
+            group.append(d)
+            continue
+        if group:
+            df = df.selectExpr("*", *[f"CAST(({g.expr}) AS {g.dtype}) AS {g.name}" if g.dtype
+                                      else f"({g.expr}) AS {g.name}" for g in group])
+            group = []
+        if d is None:
+            break
         if d.is_generator:
             # one row, but the same code-size barrier as in the spec: without it the optimizer
             # merges every column into one projection, and filters repeat whole expressions
             df = df.selectExpr("*", f"explode(array(0)) AS {d.name}")
         else:
-            value = f"CAST(({d.expr}) AS {d.dtype})" if d.dtype else f"({d.expr})"
-            df = df.selectExpr("*", f"{value} AS {d.name}")
+            group.append(d)
     if where is not None:
         df = df.selectExpr("*", f"explode(IF({where}, array(0), array())) AS _replay_where")
     out = [d.name for d in defs if not d.omit and not d.is_generator]
-    return df.select(*base, *out, *[k for k in keep if k not in out])
+    return analysis_barrier(df.select(*base, *out, *[k for k in keep if k not in out]))

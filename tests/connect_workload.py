@@ -1,0 +1,100 @@
+"""Every entry point of dbx_iot_gen over Spark Connect, for ``tests/test_connect.py``.
+
+Run as ``DBX_IOT_GEN_SPARK_CONNECT=1 python tests/connect_workload.py OUT``: the library's own
+helper builds a local Spark Connect session (pyspark starts the Connect server in this process,
+with Delta), then the py4j gateway to the server's JVM is closed, so that any call through it
+fails, as it would on serverless compute. Then it runs, as a user would: the tiny ``demo`` (CLI),
+a historical stream stopped and restarted and a short realtime one (CLI), the ``queries`` (CLI),
+the CDC replay with MERGE (SCD1 and SCD2), each query's result written to Delta, and the quick
+start notebook. Everything it makes goes under OUT, for the test to compare with a classic run;
+``OUT/result.json`` says what happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+import traceback
+from pathlib import Path
+
+
+def close_the_gateway() -> list[str]:
+    """Make every py4j call fail; returns the list where the offending stacks are recorded."""
+    from pyspark import SparkContext
+
+    calls: list[str] = []
+    client = SparkContext._gateway._gateway_client  # type: ignore[union-attr]
+    send = client.send_command
+
+    def refuse(*args: object, **kwargs: object) -> object:
+        stack = "".join(traceback.format_stack(limit=12))
+        if "garbage_collect_object" in stack:  # py4j's own thread, freeing the session's objects
+            return send(*args, **kwargs)
+        calls.append(stack)
+        raise RuntimeError("dbx_iot_gen used the JVM gateway, which Spark Connect does not have")
+
+    client.send_command = refuse
+    return calls
+
+
+def reopen_the_gateway() -> None:
+    from pyspark import SparkContext
+
+    client = SparkContext._gateway._gateway_client  # type: ignore[union-attr]
+    del client.send_command  # the class's method again, so that pyspark can stop at exit
+
+
+def cli(args: list[str]) -> tuple[int, str]:
+    from dbx_iot_gen.cli import main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(args)
+    print(buf.getvalue(), flush=True)
+    return code, buf.getvalue()
+
+
+def main(out: Path) -> dict:
+    from dbx_iot_gen import IoTConfig
+    from dbx_iot_gen.merge import merge_scd1, merge_scd2, read_cdc_batches
+    from dbx_iot_gen.queries import QUERIES, query, register_demo_tables
+    from dbx_iot_gen.spark import get_spark, is_connect
+
+    spark = get_spark()
+    result: dict = {"session": type(spark).__module__ + "." + type(spark).__name__, "connect": is_connect(spark)}
+    calls = close_the_gateway()
+    try:
+        demo = out / "demo"
+        result["demo"] = cli(["demo", "--scale", "tiny", "--out", str(demo)])
+        stream = ["stream", "--table", "sensor_readings", "--mode", "historical", "--scale", "tiny",
+                  "--rows-per-second", "300", "--duration", "12", "--out", str(out / "stream")]
+        result["stream"] = [cli(stream), cli(stream)]  # the second run goes on from the checkpoint
+        result["realtime"] = cli(["stream", "--table", "plant_sensors", "--mode", "realtime", "--scale", "tiny",
+                                  "--rows-per-second", "100", "--duration", "10", "--format", "json",
+                                  "--out", str(out / "realtime")])
+        result["queries"] = cli(["queries", "--out", str(demo)])
+        for batch in read_cdc_batches(spark, str(demo / "landing" / "devices_cdc")):
+            merge_scd1(spark, batch, str(out / "scd1"))
+            merge_scd2(spark, batch, str(out / "scd2"))
+        register_demo_tables(spark, str(demo))
+        for name in QUERIES:
+            query(spark, name).write.format("delta").save(str(out / "queries" / name))
+        sys.path.insert(0, str(Path(__file__).parent))
+        from test_notebooks import run_notebook
+
+        _, shown = run_notebook(spark, "01_quick_start.py", {"scale": "tiny"})
+        result["quick_start"] = [[r.asDict() for r in rows] for rows in shown]
+        result["config"] = IoTConfig.preset("tiny").to_dict()
+    finally:
+        result["gateway_calls"] = calls
+        reopen_the_gateway()
+    return result
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    result = main(out)
+    (out / "result.json").write_text(json.dumps(result, indent=1, default=str))
