@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from dbx_iot_gen.config import ANOMALY_TYPES, QUALITY_ISSUES, IoTConfig
 from dbx_iot_gen.output import CatalogTarget, OutputLayout, read_table, write_landing, write_table
+from dbx_iot_gen.spark import dropping_barrier_views
 from dbx_iot_gen.tables import (
     alerts,
     anomaly_episodes,
@@ -124,54 +125,57 @@ def generate_iot_demo(
     if target is not None:
         target.create(spark, volume=False)
     layout.reset()
-    started = time.perf_counter()
-    tables: dict[str, DataFrame] = {}
-    entries: dict[str, Any] = {}
-    # labels and events both start from the anomaly episodes: computed once
-    episodes = anomaly_episodes(spark, config).cache()
-    derived = {
-        # the devices table is each device's last change in the CDC just written
-        "devices": lambda: devices(spark, config, tables["devices_cdc"]),
-        "anomaly_labels": lambda: anomaly_labels(spark, config, episodes),
-        "events": lambda: events(spark, config, episodes),
-        # alerts come from the events just written, not from a second computation of them
-        "alerts": lambda: alerts(spark, config, tables["events"]),
-    }
-    for name in TABLES_IN_ORDER:
-        t0 = time.perf_counter()
-        df = derived[name]() if name in derived else build_table(spark, config, name)
-        write_table(spark, df, name, target, layout)
-        tables[name] = read_table(spark, name, target, layout)
-        if name == "devices_cdc":  # one landing folder per batch: batch_000, batch_001, ...
-            for batch in range(config.cdc.batches + 1):
-                write_landing(cdc_batch(tables[name], batch), layout.cdc_batch_path(batch))
-        else:
-            write_landing(tables[name], layout.landing_path(name))
-        rows = tables[name].count()
-        seconds = time.perf_counter() - t0
-        entries[name] = {
-            "rows": rows,
-            **({"delta": layout.delta_path(name)} if target is None
-               else {"table": target.table(name).replace("`", "")}),
-            "landing": layout.landing_path(name),
-            "seconds": round(seconds, 2),
+    # over Spark Connect the derived tables make temporary views (analysis barriers); what is
+    # returned is read back from Delta, so they can go when the demo is written
+    with dropping_barrier_views(spark):
+        started = time.perf_counter()
+        tables: dict[str, DataFrame] = {}
+        entries: dict[str, Any] = {}
+        # labels and events both start from the anomaly episodes: computed once
+        episodes = anomaly_episodes(spark, config).cache()
+        derived = {
+            # the devices table is each device's last change in the CDC just written
+            "devices": lambda: devices(spark, config, tables["devices_cdc"]),
+            "anomaly_labels": lambda: anomaly_labels(spark, config, episodes),
+            "events": lambda: events(spark, config, episodes),
+            # alerts come from the events just written, not from a second computation of them
+            "alerts": lambda: alerts(spark, config, tables["events"]),
         }
-        if progress is not None:
-            progress(f"{name:<20} {rows:>10,} rows  {seconds:7.1f} s")
-    manifest = {
-        "library": "dbx-iot-gen",
-        "version": __version__,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "seed": config.seed,
-        "config": config.to_dict(),
-        "tables": entries,
-        "problems": problem_counts(tables),
-        "cdc": cdc_counts(tables["devices_cdc"]),
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    episodes.unpersist()
-    layout.write_manifest(manifest)
-    return DemoResult(tables, manifest)
+        for name in TABLES_IN_ORDER:
+            t0 = time.perf_counter()
+            df = derived[name]() if name in derived else build_table(spark, config, name)
+            write_table(spark, df, name, target, layout)
+            tables[name] = read_table(spark, name, target, layout)
+            if name == "devices_cdc":  # one landing folder per batch: batch_000, batch_001, ...
+                for batch in range(config.cdc.batches + 1):
+                    write_landing(cdc_batch(tables[name], batch), layout.cdc_batch_path(batch))
+            else:
+                write_landing(tables[name], layout.landing_path(name))
+            rows = tables[name].count()
+            seconds = time.perf_counter() - t0
+            entries[name] = {
+                "rows": rows,
+                **({"delta": layout.delta_path(name)} if target is None
+                   else {"table": target.table(name).replace("`", "")}),
+                "landing": layout.landing_path(name),
+                "seconds": round(seconds, 2),
+            }
+            if progress is not None:
+                progress(f"{name:<20} {rows:>10,} rows  {seconds:7.1f} s")
+        manifest = {
+            "library": "dbx-iot-gen",
+            "version": __version__,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seed": config.seed,
+            "config": config.to_dict(),
+            "tables": entries,
+            "problems": problem_counts(tables),
+            "cdc": cdc_counts(tables["devices_cdc"]),
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+        episodes.unpersist()
+        layout.write_manifest(manifest)
+        return DemoResult(tables, manifest)
 
 
 def cdc_counts(cdc: DataFrame) -> dict[str, Any]:

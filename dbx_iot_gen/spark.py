@@ -6,13 +6,20 @@ from __future__ import annotations
 import os
 import uuid
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["CONNECT_ENV", "analysis_barrier", "get_spark", "is_connect", "on_databricks"]
+__all__ = ["BARRIER_PREFIX", "CONNECT_ENV", "analysis_barrier", "dropping_barrier_views", "get_spark", "is_connect",
+           "on_databricks"]
 
 #: Set to 1 (or true, yes) to make :func:`get_spark` build a local Spark Connect session.
 CONNECT_ENV = "DBX_IOT_GEN_SPARK_CONNECT"
+#: Over Spark Connect, :func:`analysis_barrier` makes temporary views named with this prefix.
+BARRIER_PREFIX = "_dbx_iot_gen_"
+# the views it made in this process, oldest first
+_barrier_views: list[str] = []
 
 
 def on_databricks() -> bool:
@@ -41,7 +48,9 @@ def analysis_barrier(df: DataFrame) -> DataFrame:
     (``spark.sql.analyzer.maxIterations``, which serverless compute does not let you raise) it
     gives up. A derived table that computes readings by the readings' own expressions (labels,
     events) is that deep twice over. Over Connect this makes ``df`` a temporary view, analyzed
-    now, and returns a DataFrame of the view; on a classic session it returns ``df`` itself.
+    now, and returns a DataFrame of the view; on a classic session it returns ``df`` itself. The
+    view lives as long as the session (it must, for the DataFrame to work); the demo drops the
+    ones it made when it is done (:func:`dropping_barrier_views`).
 
     Example:
         >>> analysis_barrier(spark.range(3)).count()  # doctest: +SKIP
@@ -50,9 +59,28 @@ def analysis_barrier(df: DataFrame) -> DataFrame:
     spark = df.sparkSession
     if not is_connect(spark):
         return df
-    name = f"_dbx_iot_gen_{uuid.uuid4().hex}"
+    name = f"{BARRIER_PREFIX}{uuid.uuid4().hex}"
     df.createOrReplaceTempView(name)
+    _barrier_views.append(name)
     return spark.table(name)
+
+
+@contextmanager
+def dropping_barrier_views(spark: SparkSession) -> Iterator[None]:
+    """Drop, on leaving, the temporary views that :func:`analysis_barrier` made meanwhile (for
+    code that only keeps DataFrames which do not depend on them, such as tables read back).
+
+    Example:
+        >>> with dropping_barrier_views(spark):  # doctest: +SKIP
+        ...     anomaly_labels(spark, cfg).write.saveAsTable("labels")
+    """
+    mark = len(_barrier_views)
+    try:
+        yield
+    finally:
+        made, _barrier_views[mark:] = _barrier_views[mark:], []
+        for name in made:
+            spark.catalog.dropTempView(name)
 
 
 def _connect_from_env() -> bool:

@@ -1,13 +1,14 @@
 """Every entry point of dbx_iot_gen over Spark Connect, for ``tests/test_connect.py``.
 
-Run as ``DBX_IOT_GEN_SPARK_CONNECT=1 python tests/connect_workload.py OUT``: the library's own
-helper builds a local Spark Connect session (pyspark starts the Connect server in this process,
-with Delta), then the py4j gateway to the server's JVM is closed, so that any call through it
-fails, as it would on serverless compute. Then it runs, as a user would: the tiny ``demo`` (CLI),
-a historical stream stopped and restarted and a short realtime one (CLI), the ``queries`` (CLI),
-the CDC replay with MERGE (SCD1 and SCD2), each query's result written to Delta, and the quick
-start notebook. Everything it makes goes under OUT, for the test to compare with a classic run;
-``OUT/result.json`` says what happened.
+Run as ``DBX_IOT_GEN_SPARK_CONNECT=1 python tests/connect_workload.py OUT`` in the folder OUT:
+the library's own helper builds a local Spark Connect session (pyspark starts the Connect server
+in this process, with Delta), then the py4j gateway to the server's JVM is closed, so that any
+call through it fails, as it would on serverless compute. Then it runs, as a user would, with the
+CLI: the tiny ``demo``, the same into ``spark_catalog.dbx_iot_gen_connect`` (managed tables in
+OUT/spark-warehouse), a historical stream stopped and restarted, a short realtime one and the
+``queries``; then the CDC replay with MERGE (SCD1 and SCD2), each query's result written to
+Delta, and the quick start notebook. Everything goes under OUT, for the test to compare with a
+classic run; ``OUT/result.json`` says what happened.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def main(out: Path) -> dict:
     from dbx_iot_gen import IoTConfig
     from dbx_iot_gen.merge import merge_scd1, merge_scd2, read_cdc_batches
     from dbx_iot_gen.queries import QUERIES, query, register_demo_tables
-    from dbx_iot_gen.spark import get_spark, is_connect
+    from dbx_iot_gen.spark import BARRIER_PREFIX, get_spark, is_connect
 
     spark = get_spark()
     result: dict = {"session": type(spark).__module__ + "." + type(spark).__name__, "connect": is_connect(spark)}
@@ -68,6 +69,21 @@ def main(out: Path) -> dict:
     try:
         demo = out / "demo"
         result["demo"] = cli(["demo", "--scale", "tiny", "--out", str(demo)])
+        # the bundle job's path: tables in catalog.schema with comments (the local catalog here)
+        schema = "spark_catalog.dbx_iot_gen_connect"
+        result["catalog_demo"] = cli(["demo", "--scale", "tiny", "--catalog", "spark_catalog", "--schema",
+                                      schema.split(".")[1], "--out", str(out / "uc")])
+        result["catalog"] = {
+            t.name: {
+                "comment": spark.catalog.getTable(f"{schema}.{t.name}").description,
+                "columns": {c.name: c.description for c in spark.catalog.listColumns(f"{schema}.{t.name}")},
+                "location": spark.sql(f"DESCRIBE DETAIL {schema}.{t.name}").first()["location"],
+            }
+            for t in spark.catalog.listTables(schema)
+            if not t.isTemporary
+        }
+        # the demo dropped the temporary views it made (analysis barriers)
+        result["views_left"] = [t.name for t in spark.catalog.listTables() if t.name.startswith(BARRIER_PREFIX)]
         stream = ["stream", "--table", "sensor_readings", "--mode", "historical", "--scale", "tiny",
                   "--rows-per-second", "300", "--duration", "12", "--out", str(out / "stream")]
         result["stream"] = [cli(stream), cli(stream)]  # the second run goes on from the checkpoint

@@ -27,6 +27,7 @@ from dbx_iot_gen.demo import TABLES_IN_ORDER
 from dbx_iot_gen.errors import InvalidConfigError
 from dbx_iot_gen.merge import merge_scd2, read_cdc_batches
 from dbx_iot_gen.queries import QUERIES, query, register_demo_tables
+from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.spark import CONNECT_ENV, get_spark
 from dbx_iot_gen.stream import STREAM_TABLES
 from dbx_iot_gen.tables.cdc import final_registry
@@ -48,8 +49,9 @@ def connect_run(tmp_path_factory) -> ConnectRun:
     root = tmp_path_factory.mktemp("connect")
     env = {**os.environ, CONNECT_ENV: "1"}
     started = time.time()
+    # run in root: the catalog demo's managed tables go to root/spark-warehouse
     proc = subprocess.run([sys.executable, str(WORKLOAD), str(root)], env=env, capture_output=True, text=True,
-                          timeout=1200)
+                          timeout=1200, cwd=root)
     ended = time.time()
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-8000:]
     return ConnectRun(root, json.loads((root / "result.json").read_text()), started, ended)
@@ -59,7 +61,8 @@ def test_the_workload_ran_over_connect_without_the_jvm_gateway(connect_run):
     r = connect_run.result
     assert r["connect"] and r["session"] == "pyspark.sql.connect.session.SparkSession", r["session"]
     assert r["gateway_calls"] == [], r["gateway_calls"][0]
-    runs = [r["demo"], *r["stream"], r["realtime"], r["queries"]]
+    assert r["views_left"] == []
+    runs = [r["demo"], r["catalog_demo"], *r["stream"], r["realtime"], r["queries"]]
     assert [code for code, _ in runs] == [0] * len(runs), runs
     for _, stdout in [*r["stream"], r["realtime"]]:  # each run wrote something and said so
         assert "stopped: 0 micro-batches" not in stdout and "stopped: " in stdout, stdout
@@ -82,6 +85,19 @@ def test_demo_over_connect_equals_the_classic_demo(spark, demo, connect_run):
         for entry in m["tables"].values():
             entry.pop("seconds"), entry.pop("delta"), entry.pop("landing")
     assert manifests[0] == manifests[1]
+
+
+def test_catalog_demo_over_connect_has_the_comments_and_the_classic_rows(spark, demo, connect_run):
+    catalog = connect_run.result["catalog"]
+    assert set(catalog) == set(TABLES)
+    for name, published in TABLES.items():
+        assert catalog[name]["comment"] == published.comment, name
+        assert catalog[name]["columns"] == {c.name: c.comment for c in published.columns}, name
+        written = spark.read.format("delta").load(catalog[name]["location"])
+        assert_df_equality(written, demo.delta(name), ignore_row_order=True, ignore_nullable=True,
+                           ignore_metadata=True)
+    manifest = json.loads((connect_run.root / "uc" / "manifest.json").read_text())
+    assert manifest["tables"]["devices"]["table"] == "spark_catalog.dbx_iot_gen_connect.devices"
 
 
 def test_historical_stream_over_connect_restarts_without_gap_or_duplicate(spark, tiny, connect_run):
