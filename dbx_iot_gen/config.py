@@ -62,6 +62,18 @@ def _check_range(name: str, value: Any, low: float, high: float, *, integer: boo
         raise InvalidConfigError(name, f"must be from {_num(low)} to {_num(high)}, got {value!r}")
 
 
+def _check_weights(name: str, weights: Any, labels: tuple[str, ...]) -> tuple[float, ...]:
+    """Weights, one per label, each from 0 to 1e6 and not all 0; returned as floats."""
+    if not isinstance(weights, (list, tuple)) or len(weights) != len(labels):
+        count = {2: "two", 3: "three"}.get(len(labels), str(len(labels)))
+        raise InvalidConfigError(name, f"must be {count} weights for {', '.join(labels)}, got {weights!r}")
+    for label, w in zip(labels, weights):
+        _check_range(f"{name}[{label}]", w, 0, 1e6)
+    if sum(weights) <= 0:
+        raise InvalidConfigError(name, "at least one weight must be above 0")
+    return tuple(float(w) for w in weights)
+
+
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -301,15 +313,8 @@ class EventConfig:
 
     def __post_init__(self) -> None:
         _check_range("events.background_per_device_day", self.background_per_device_day, 0, 1)
-        weights = self.severity_weights
-        if not isinstance(weights, (list, tuple)) or len(weights) != 3:
-            raise InvalidConfigError("events.severity_weights",
-                                     f"must be three weights for Critical, Warning, Info, got {weights!r}")
-        for name, w in zip(SEVERITIES, weights):
-            _check_range(f"events.severity_weights[{name}]", w, 0, 1e6)
-        if sum(weights) <= 0:
-            raise InvalidConfigError("events.severity_weights", "at least one weight must be above 0")
-        object.__setattr__(self, "severity_weights", tuple(float(w) for w in weights))
+        object.__setattr__(self, "severity_weights",
+                           _check_weights("events.severity_weights", self.severity_weights, SEVERITIES))
         _check_range("events.acknowledged_rate", self.acknowledged_rate, 0, 1)
         _check_range("events.resolved_rate", self.resolved_rate, 0, 1)
 
@@ -347,15 +352,8 @@ class CdcConfig:
     def __post_init__(self) -> None:
         _check_range("cdc.batches", self.batches, 0, 50, integer=True)
         _check_range("cdc.changes_per_batch", self.changes_per_batch, 0, 0.5)
-        weights = self.operation_weights
-        if not isinstance(weights, (list, tuple)) or len(weights) != 3:
-            raise InvalidConfigError("cdc.operation_weights",
-                                     f"must be three weights for UPDATE, INSERT, DELETE, got {weights!r}")
-        for name, w in zip(CDC_OPERATIONS, weights):
-            _check_range(f"cdc.operation_weights[{name}]", w, 0, 1e6)
-        if sum(weights) <= 0:
-            raise InvalidConfigError("cdc.operation_weights", "at least one weight must be above 0")
-        object.__setattr__(self, "operation_weights", tuple(float(w) for w in weights))
+        object.__setattr__(self, "operation_weights",
+                           _check_weights("cdc.operation_weights", self.operation_weights, CDC_OPERATIONS))
         _check_range("cdc.firmware_share", self.firmware_share, 0, 1)
 
     def changes(self, n_devices: int) -> tuple[int, int, int]:

@@ -21,7 +21,7 @@ from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.errors import InvalidConfigError
 from dbx_iot_gen.rand import Randomness, salt
 
-__all__ = ["FIRST_DEVICE_ID", "PROFILES", "ChannelBlock", "FleetLayout"]
+__all__ = ["FIRST_DEVICE_ID", "PROFILES", "ChannelBlock", "FleetLayout", "coprime_multiplier"]
 
 FIRST_DEVICE_ID = 1000
 
@@ -33,11 +33,19 @@ SLOT_ORDER: tuple[DeviceType, ...] = tuple(sorted(DEVICE_TYPES, key=lambda t: {1
 assert all(len(t.metrics) <= 2 for t in DEVICE_TYPES), "channel arithmetic handles one or two metrics"
 
 
-def _coprime_multiplier(n: int, seed: int, what: str) -> int:
-    """A multiplier coprime with ``n`` near ``n / golden ratio``, so neighbours land far apart."""
+def coprime_multiplier(n: int, seed: int, table: str, what: str, *, ratio: float = 0.6180339887,
+                       spread: int = 7) -> int:
+    """A multiplier coprime with ``n`` near ``n * ratio`` (by default ``n / golden ratio``) plus a
+    seeded shift below ``n / spread``, so that neighbours land far apart in a permutation.
+
+    Example:
+        >>> import math
+        >>> math.gcd(coprime_multiplier(1000, 42, "fleet", "device_slot"), 1000)
+        1
+    """
     if n <= 2:
         return 1
-    a = max(1, int(n * 0.6180339887) + salt(seed, "fleet", what) % max(1, n // 7))
+    a = max(1, int(n * ratio) + salt(seed, table, what) % max(1, n // spread))
     while math.gcd(a, n) != 1:
         a += 1
     return a % n or 1
@@ -96,7 +104,7 @@ class FleetLayout:
             self._first_slot[t.name] = slot
             slot += self.type_counts[t.name]
         self.n_single_channels = sum(self.type_counts[t.name] for t in SLOT_ORDER if len(t.metrics) == 1)
-        self.mult = _coprime_multiplier(n, config.seed, "device_slot")
+        self.mult = coprime_multiplier(n, config.seed, "fleet", "device_slot")
         self.offset = salt(config.seed, "fleet", "device_offset") % n
         self.mult_inverse = pow(self.mult, -1, n) if n > 1 else 0
         blocks, channel = [], 0
@@ -114,7 +122,7 @@ class FleetLayout:
                 + ", ".join(t.name for t in DEVICE_TYPES if t.metrics),
             )
         self.n_vehicles = self.type_counts["GPS Tracker"]
-        self.city_mult = _coprime_multiplier(len(CITIES), config.seed, "city")
+        self.city_mult = coprime_multiplier(len(CITIES), config.seed, "fleet", "city")
         self.city_offset = salt(config.seed, "fleet", "city_offset") % len(CITIES)
 
     # ------------------------------------------------------------------ counts

@@ -27,11 +27,10 @@ Example:
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 
 from dbx_iot_gen.config import IoTConfig
-from dbx_iot_gen.fleet import FIRST_DEVICE_ID
+from dbx_iot_gen.fleet import FIRST_DEVICE_ID, coprime_multiplier
 from dbx_iot_gen.rand import Randomness, dbl, salt
 
 __all__ = ["BASE_RELEASES", "Lifecycle", "firmware_releases"]
@@ -81,9 +80,7 @@ class Lifecycle:
         self.decommissions = self.batches * deletes  # ranks [late_inserts, late_inserts + decommissions)
         self.initial_devices = n - self.late_inserts
         # consecutive ranks lie about 0.38 n ids apart: the changed devices spread over the fleet
-        c = max(1, int(n * 0.3819660113) + salt(config.seed, "lifecycle", "rank") % max(1, n // 11))
-        while math.gcd(c, n) != 1:
-            c += 1
+        c = coprime_multiplier(n, config.seed, "lifecycle", "rank", ratio=0.3819660113, spread=11)
         self.mult = pow(c, -1, n) if n > 1 else 1
         self.offset = salt(config.seed, "lifecycle", "rank_offset") % n
         duration, slots = config.duration_seconds, self.batches + 1

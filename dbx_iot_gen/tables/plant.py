@@ -32,6 +32,7 @@ import dbldatagen as dg
 from pyspark.sql import SparkSession
 
 from dbx_iot_gen.config import IoTConfig
+from dbx_iot_gen.fleet import coprime_multiplier
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, salt, split_uniform
 from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, SpecBuilder, partitions_for
 
@@ -41,15 +42,6 @@ PLANT_COLUMNS = ("timestamp", "system", "address", "value", "text", "status")
 TIER_MULTIPLES = (100, 10, 1)  # events of one sensor per period: the rate weights 1, 0.1, 0.01
 JUMP_EVERY = 100  # events between two jumps of a numeric sensor, on average (the seed's 1%)
 NUMERIC_SHARE = 0.8
-
-
-def _coprime(n: int, seed: int, what: str) -> int:
-    if n <= 2:
-        return 1
-    a = max(1, int(n * 0.6180339887) + salt(seed, "plant_sensors", what) % max(1, n // 7))
-    while math.gcd(a, n) != 1:
-        a += 1
-    return a
 
 
 def sensor_address(index: str) -> str:
@@ -94,9 +86,9 @@ class PlantLayout:
         # slot size and chance of a downtime in a slot: one event in 1/p goes down, on average
         self.slot_events = tuple(slots)
         self.slot_chances = tuple(chances)
-        self.tier_mult = _coprime(plant.n_sensors, config.seed, "tier")
+        self.tier_mult = coprime_multiplier(plant.n_sensors, config.seed, "plant_sensors", "tier")
         self.tier_offset = salt(config.seed, "plant_sensors", "tier_offset") % plant.n_sensors
-        self.kind_mult = _coprime(plant.n_sensors, config.seed, "kind")
+        self.kind_mult = coprime_multiplier(plant.n_sensors, config.seed, "plant_sensors", "kind")
         self.kind_offset = salt(config.seed, "plant_sensors", "kind_offset") % plant.n_sensors
 
     def index_of_slot(self, slot: str) -> str:
