@@ -182,13 +182,10 @@ def _input_rows(progress: object) -> int:
 
 
 def _queries(args: argparse.Namespace) -> int:
-    from dbx_iot_gen.errors import OutputError
-
-    if not (Path(args.out) / "manifest.json").is_file():
-        raise OutputError(f"--out: {Path(args.out).absolute()} holds no complete dbx-iot-gen demo output "
-                          "(no manifest.json); run `dbx-iot-gen demo --out DIR` first")
-    from dbx_iot_gen.queries import QUERIES, query, register_demo_tables
+    from dbx_iot_gen.queries import QUERIES, demo_output, query, register_demo_tables
     from dbx_iot_gen.spark import get_spark
+
+    demo_output(args.out)  # before Spark starts: a wrong folder fails at once
 
     spark = get_spark()
     register_demo_tables(spark, args.out)

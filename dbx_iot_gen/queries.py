@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from dbx_iot_gen.errors import OutputError
 from dbx_iot_gen.output import OutputLayout
 
-__all__ = ["QUERIES", "SQL_DIR", "query", "register_demo_tables", "run_queries"]
+__all__ = ["QUERIES", "SQL_DIR", "demo_output", "query", "register_demo_tables", "run_queries"]
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 # the queries in the order the seeds give them: the demo queries, then gold
@@ -28,8 +28,8 @@ _ORDER = ("device_health_dashboard", "anomaly_detection", "fleet_tracking", "tim
 QUERIES: dict[str, str] = {name: (SQL_DIR / f"{name}.sql").read_text() for name in _ORDER}
 
 
-def register_demo_tables(spark: SparkSession, out_dir: str) -> list[str]:
-    """Make a temporary view of every Delta table of a local demo output, named like the table.
+def demo_output(out_dir: str) -> OutputLayout:
+    """The layout of a complete local demo output.
 
     Raises:
         OutputError: the folder holds no complete demo output (no manifest).
@@ -38,6 +38,16 @@ def register_demo_tables(spark: SparkSession, out_dir: str) -> list[str]:
     if not Path(layout.manifest_path).is_file():
         raise OutputError(f"--out: {layout.root} holds no complete dbx-iot-gen demo output (no manifest.json); "
                           "run `dbx-iot-gen demo --out DIR` first")
+    return layout
+
+
+def register_demo_tables(spark: SparkSession, out_dir: str) -> list[str]:
+    """Make a temporary view of every Delta table of a local demo output, named like the table.
+
+    Raises:
+        OutputError: the folder holds no complete demo output (no manifest).
+    """
+    layout = demo_output(out_dir)
     names = sorted(p.name for p in (Path(layout.root) / "delta").iterdir() if p.is_dir())
     for name in names:
         spark.read.format("delta").load(layout.delta_path(name)).createOrReplaceTempView(name)
