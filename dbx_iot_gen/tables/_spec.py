@@ -143,24 +143,23 @@ def replay(df: DataFrame, defs: list[ColumnDef], *, keep: tuple[str, ...] = (), 
     base = list(df.columns)
     # One select per round of columns that do not read each other, as dbldatagen builds a spec:
     # the plan stays as shallow as the spec's. (Spark Connect analyzes a whole plan at once, one
-    # level per analyzer iteration, and gives up at 100 levels.)
-    group: list[ColumnDef] = []
-    for d in [*defs, None]:
-        if d is not None and not d.is_generator and not any(reads(d.expr, g.name) for g in group):
-            group.append(d)
-            continue
-        if group:
-            df = df.selectExpr("*", *[f"CAST(({g.expr}) AS {g.dtype}) AS {g.name}" if g.dtype
-                                      else f"({g.expr}) AS {g.name}" for g in group])
-            group = []
-        if d is None:
-            break
-        if d.is_generator:
+    # level per analyzer iteration, and gives up at 100 levels.) A generator is a round of its own.
+    rounds: list[list[ColumnDef]] = []
+    for d in defs:
+        last = rounds[-1] if rounds else None
+        if (d.is_generator or last is None or last[0].is_generator
+                or any(reads(d.expr, g.name) for g in last)):
+            rounds.append([d])
+        else:
+            last.append(d)
+    for columns in rounds:
+        if columns[0].is_generator:
             # one row, but the same code-size barrier as in the spec: without it the optimizer
             # merges every column into one projection, and filters repeat whole expressions
-            df = df.selectExpr("*", f"explode(array(0)) AS {d.name}")
+            df = df.selectExpr("*", f"explode(array(0)) AS {columns[0].name}")
         else:
-            group.append(d)
+            df = df.selectExpr("*", *[f"CAST(({c.expr}) AS {c.dtype}) AS {c.name}" if c.dtype
+                                      else f"({c.expr}) AS {c.name}" for c in columns])
     if where is not None:
         df = df.selectExpr("*", f"explode(IF({where}, array(0), array())) AS _replay_where")
     out = [d.name for d in defs if not d.omit and not d.is_generator]
