@@ -39,6 +39,9 @@ __all__ = ["BASE_RELEASES", "Lifecycle", "firmware_releases"]
 BASE_RELEASES = 40
 
 
+_FOREVER = 2**63 - 1  # the largest bigint
+
+
 def firmware_releases(seed: int, count: int) -> list[str]:
     """``count`` firmware versions in rising order, from 1.0.0: mostly patches, some minor and a few
     major releases (a pure function of the seed).
@@ -155,6 +158,21 @@ class Lifecycle:
             return "CAST(NULL AS BIGINT)"
         lo, hi = self.late_inserts, self.late_inserts + self.decommissions
         return f"IF({r} >= {lo}L AND {r} < {hi}L, {self._delete_s(device_id, r)}, CAST(NULL AS BIGINT))"
+
+    def registered_span(self, device_id: str, rank: str | None = None) -> tuple[str, str]:
+        """SQL bigints ``(from_us, until_us)``: the device is registered at ``t_us`` (epoch
+        microseconds, positive) when ``from_us <= t_us < until_us``, as :meth:`registered` says;
+        for a table that computes them once per device.
+
+        Example:
+            >>> first, until = Lifecycle(IoTConfig.preset("tiny")).registered_span("device_id")
+        """
+        r = rank or f"({self.rank(device_id)})"
+        lo, hi = self.late_inserts, self.late_inserts + self.decommissions
+        first = f"IF({r} < {lo}L, {self._late_insert_s(device_id, r)} * 1000000L, 0L)" if lo else "0L"
+        until = (f"IF({r} >= {lo}L AND {r} < {hi}L, {self._delete_s(device_id, r)} * 1000000L, {_FOREVER}L)"
+                 if hi > lo else f"{_FOREVER}L")
+        return first, until
 
     def registered(self, device_id: str, t_us: str, rank: str | None = None) -> str:
         """SQL boolean: is the device registered at ``t_us`` (epoch microseconds)? From its insert

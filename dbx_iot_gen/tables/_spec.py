@@ -20,8 +20,8 @@ from pyspark.sql import DataFrame, SparkSession
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.spark import analysis_barrier
 
-__all__ = ["ROWS_PER_PARTITION", "SOURCE_TIMESTAMP", "ColumnDef", "IoTDataGenerator", "SpecBuilder", "partitions_for",
-           "replay"]
+__all__ = ["ROWS_PER_PARTITION", "SOURCE_TIMESTAMP", "Blocking", "ColumnDef", "IoTDataGenerator", "SpecBuilder",
+           "partitions_for", "replay"]
 
 ROWS_PER_PARTITION = 4_000_000
 # In a stream, the time the rate source made the row (our tables have their own ``timestamp``).
@@ -39,9 +39,21 @@ class IoTDataGenerator(dg.DataGenerator):
       column of their own; two columns of one name make every reference ambiguous). Realtime
       specs take their event time from it: with ``rate-micro-batch``, the micro-batch's time plus
       the row's place in the batch spread over ``secondsPerBatch`` (an option, default 1).
+    * With ``blocking`` (see :class:`Blocking`), a batch build computes the columns that depend
+      only on a channel and a block of its ticks once per block; a stream computes them for each
+      row from its id. Both give the same rows.
     """
 
+    blocking: Blocking | None = None
+
     def _getBaseDataFrame(self, startId=0, streaming=False, options=None):  # type: ignore[no-untyped-def] # noqa: N802, N803
+        blocking = self.blocking
+        if blocking is not None and not streaming and startId == 0:
+            return blocking.batch_base(self.sparkSession, self.partitions or 4)
+        df = self._source(startId, streaming, options)
+        return df if blocking is None else blocking.row_base(df)
+
+    def _source(self, startId, streaming, options):  # type: ignore[no-untyped-def] # noqa: N803
         if not streaming or not options or "rowsPerBatch" not in options:
             df = super()._getBaseDataFrame(startId, streaming=streaming, options=options)
             return df.withColumnRenamed("timestamp", SOURCE_TIMESTAMP) if streaming else df
@@ -55,6 +67,64 @@ class IoTDataGenerator(dg.DataGenerator):
             f"value AS {self._seedColumnName}",
             f"timestamp_micros(unix_micros(current_timestamp()) + cast(pmod(value, {per_batch}L) * {spread_us!r}D"
             f" as long)) AS {SOURCE_TIMESTAMP}")
+
+
+class Blocking:
+    """Rows of a grid of channels and ticks (``id = tick * channels + channel``), computed in blocks.
+
+    A block is ``block_ticks`` consecutive ticks of one channel. Columns that depend only on the
+    channel and the block (a device's id, profile and location, an anomaly episode's kind and
+    length, ...) are :attr:`defs`, SQL expressions of ``channel``, ``slot`` (the block's index in
+    time) and earlier block columns. A batch build computes them once per block and then explodes
+    the block into its rows (:meth:`batch_base`): per-row work is what it costs, so this makes a
+    table like the readings much faster. A stream or a replay computes them for each row from its
+    ``id`` (:meth:`row_base`): the same values, so the same rows. Either base has the columns
+    ``id``, ``_blk_tick``, ``_blk_channel`` and ``_blk_<name>`` for every block column.
+
+    Example:
+        >>> blk = Blocking(channels=3, ticks=10, block_ticks=4)
+        >>> blk.slots
+        3
+    """
+
+    def __init__(self, channels: int, ticks: int, block_ticks: int) -> None:
+        if block_ticks < 1 or block_ticks & (block_ticks - 1):
+            raise ValueError(f"block_ticks must be a power of 2, got {block_ticks}")
+        self.channels, self.ticks, self.block_ticks = channels, ticks, block_ticks
+        self.defs: list[ColumnDef] = []
+
+    @property
+    def slots(self) -> int:
+        """Blocks per channel."""
+        return -(-self.ticks // self.block_ticks)
+
+    def _outputs(self) -> list[str]:
+        return ["_blk_tick", "_blk_channel", *[f"{d.name} AS _blk_{d.name}" for d in self.defs]]
+
+    def batch_base(self, spark: SparkSession, partitions: int) -> DataFrame:
+        """The base of a batch build: block columns once per block, then one row per tick.
+
+        Blocks are numbered slot by slot (``block = slot * channels + channel``), so rows come
+        roughly in time order; the ids of a partition are not contiguous.
+        """
+        c, s = self.channels, self.block_ticks
+        last = self.ticks - (self.slots - 1) * s  # ticks of the last slot
+        df = spark.range(0, self.slots * c, 1, partitions).selectExpr(f"coalesce(id div {c}L, 0L) AS slot", "id")
+        df = _select_rounds(df.selectExpr("slot", f"id - slot * {c}L AS channel"), self.defs)
+        ticks = (f"sequence(0L, {s - 1}L)" if last == s else
+                 f"IF(slot = {self.slots - 1}L, sequence(0L, {last - 1}L), sequence(0L, {s - 1}L))")
+        df = df.selectExpr("*", f"explode({ticks}) AS _k")
+        df = df.selectExpr("*", f"slot * {s}L + _k AS _blk_tick", "channel AS _blk_channel")
+        return df.selectExpr(f"_blk_tick * {c}L + _blk_channel AS id", *self._outputs())
+
+    def row_base(self, df: DataFrame) -> DataFrame:
+        """``df`` (with a bigint ``id``) and the block columns of each row's block, computed per row."""
+        c, shift = self.channels, self.block_ticks.bit_length() - 1
+        base = list(df.columns)
+        df = df.selectExpr("*", f"coalesce(id div {c}L, 0L) AS _blk_tick")
+        df = df.selectExpr("*", f"id - _blk_tick * {c}L AS _blk_channel", f"shiftright(_blk_tick, {shift}) AS slot")
+        df = _select_rounds(df.selectExpr("*", "_blk_channel AS channel"), self.defs)
+        return df.selectExpr(*[f"`{b}`" for b in base], *self._outputs())
 
 
 def reads(expr: str, name: str) -> bool:
@@ -83,7 +153,8 @@ class ColumnDef:
 class SpecBuilder:
     """Adds SQL-expression columns to a fresh DataGenerator whose ``id`` runs from 0 to rows - 1."""
 
-    def __init__(self, spark: SparkSession, name: str, rows: int, partitions: int, seed: int) -> None:
+    def __init__(self, spark: SparkSession, name: str, rows: int, partitions: int, seed: int, *,
+                 blocking: Blocking | None = None) -> None:
         with warnings.catch_warnings():
             # dbldatagen turns on a legacy Arrow config, which Spark Connect refuses with a warning
             warnings.filterwarnings("ignore", message=".*spark.sql.execution.arrow.enabled")
@@ -91,6 +162,7 @@ class SpecBuilder:
                 sparkSession=spark, name=name, rows=rows, partitions=partitions,
                 randomSeedMethod="fixed", randomSeed=seed,
             )
+        self.spec.blocking = self.blocking = blocking
         self._names: list[str] = ["id"]
         self._barrier: str | None = None
         self.defs: list[ColumnDef] = []
@@ -102,6 +174,16 @@ class SpecBuilder:
     def tmp(self, name: str, dtype: str | None, expr: str) -> SpecBuilder:
         """Add an intermediate column that is not in the output."""
         return self.col(name, dtype, expr, omit=True)
+
+    def block(self, name: str, dtype: str | None, expr: str, *, alias: bool = True) -> SpecBuilder:
+        """Add an intermediate column computed once per block (see :class:`Blocking`): ``expr``
+        reads only ``channel``, ``slot`` and earlier block columns. Later columns read it by its
+        name, or as ``_blk_<name>`` with ``alias=False`` (to output it in its place).
+        """
+        if self.blocking is None:
+            raise ValueError("block columns need a SpecBuilder with blocking")
+        self.blocking.defs.append(ColumnDef(name, dtype, expr, True))
+        return self.tmp(name, None, f"_blk_{name}") if alias else self
 
     def explode(self, name: str, array_expr: str) -> SpecBuilder:
         """Repeat each row once per element of ``array_expr`` (an intermediate column).
@@ -125,25 +207,11 @@ class SpecBuilder:
         return self
 
 
-def replay(df: DataFrame, defs: list[ColumnDef], *, keep: tuple[str, ...] = (), where: str | None = None) -> DataFrame:
-    """The columns ``defs`` computed for the ids of ``df`` (a column ``id``), one row per id: a
-    generator column is 0 (no duplicates, no dropped rows).
-
-    Returns the output columns of the spec, then the intermediate columns named in ``keep``; the
-    other columns of ``df`` stay in front. ``where`` (a SQL boolean of the columns) keeps only the
-    rows where it holds. It is applied by a Generate, not a Filter: the optimizer would push a
-    filter down to the ids, rewriting every column it reads as one expression of ``id`` (over the
-    JVM's 64 KB method limit for the readings).
-
-    Example:
-        >>> b = SpecBuilder(spark, "t", 10, 2, 1).tmp("x", "long", "id * 2").col("y", "long", "x + 1")  # doctest: +SKIP
-        >>> replay(spark.range(3), b.defs).columns  # doctest: +SKIP
-        ['id', 'y']
-    """
-    base = list(df.columns)
-    # One select per round of columns that do not read each other, as dbldatagen builds a spec:
-    # the plan stays as shallow as the spec's. (Spark Connect analyzes a whole plan at once, one
-    # level per analyzer iteration, and gives up at 100 levels.) A generator is a round of its own.
+def _select_rounds(df: DataFrame, defs: list[ColumnDef]) -> DataFrame:
+    """``df`` with the columns ``defs`` added, one select per round of columns that do not read
+    each other (as dbldatagen builds a spec); a generator is 0, in a round of its own."""
+    # The plan stays as shallow as the spec's: Spark Connect analyzes a whole plan at once, one
+    # level per analyzer iteration, and gives up at 100 levels.
     rounds: list[list[ColumnDef]] = []
     for d in defs:
         last = rounds[-1] if rounds else None
@@ -160,6 +228,30 @@ def replay(df: DataFrame, defs: list[ColumnDef], *, keep: tuple[str, ...] = (), 
         else:
             df = df.selectExpr("*", *[f"CAST(({c.expr}) AS {c.dtype}) AS {c.name}" if c.dtype
                                       else f"({c.expr}) AS {c.name}" for c in columns])
+    return df
+
+
+def replay(df: DataFrame, defs: list[ColumnDef], *, keep: tuple[str, ...] = (), where: str | None = None,
+           blocking: Blocking | None = None) -> DataFrame:
+    """The columns ``defs`` computed for the ids of ``df`` (a column ``id``), one row per id: a
+    generator column is 0 (no duplicates, no dropped rows).
+
+    Returns the output columns of the spec, then the intermediate columns named in ``keep``; the
+    other columns of ``df`` stay in front. ``where`` (a SQL boolean of the columns) keeps only the
+    rows where it holds. It is applied by a Generate, not a Filter: the optimizer would push a
+    filter down to the ids, rewriting every column it reads as one expression of ``id`` (over the
+    JVM's 64 KB method limit for the readings). ``blocking``: the spec's (its block columns are
+    computed for each id).
+
+    Example:
+        >>> b = SpecBuilder(spark, "t", 10, 2, 1).tmp("x", "long", "id * 2").col("y", "long", "x + 1")  # doctest: +SKIP
+        >>> replay(spark.range(3), b.defs).columns  # doctest: +SKIP
+        ['id', 'y']
+    """
+    base = list(df.columns)
+    if blocking is not None:
+        df = blocking.row_base(df)
+    df = _select_rounds(df, defs)
     if where is not None:
         df = df.selectExpr("*", f"explode(IF({where}, array(0), array())) AS _replay_where")
     out = [d.name for d in defs if not d.omit and not d.is_generator]

@@ -29,7 +29,7 @@ from dbx_iot_gen.fleet import PROFILES, FleetLayout
 from dbx_iot_gen.lifecycle import Lifecycle
 from dbx_iot_gen.patterns import LocalTime, day_of_week, seasonal_cycle, slow_wander
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, split_uniform, sql_str
-from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, ColumnDef, SpecBuilder, partitions_for, replay
+from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, Blocking, ColumnDef, SpecBuilder, partitions_for, replay
 
 __all__ = ["ANOMALY_CODES", "ISSUE_CODES", "READING_COLUMNS", "readings_at", "readings_spec"]
 
@@ -127,8 +127,7 @@ def readings_spec(spark: SparkSession, config: IoTConfig, *, realtime: bool = Fa
         >>> df = spec.withColumn("value_f", "double", expr="metric_value * 1.8D + 32D").build()  # doctest: +SKIP
     """
     layout = FleetLayout(config)
-    b = SpecBuilder(spark, "sensor_readings", layout.reading_rows, partitions_for(config, layout.reading_rows),
-                    config.seed)
+    b = _builder(spark, config, layout.reading_rows, partitions_for(config, layout.reading_rows))
     _add_reading_columns(b, config, realtime=realtime)
     return b.spec
 
@@ -150,23 +149,29 @@ def readings_at(spark: SparkSession, config: IoTConfig, ids: DataFrame, *, keep:
         >>> readings_at(spark, cfg, spark.range(5)).count()  # doctest: +SKIP
         5
     """
-    b = SpecBuilder(spark, "sensor_readings", 1, 1, config.seed)
+    b = _builder(spark, config, 1, 1)
     _add_reading_columns(b, config)
-    return replay(ids, b.defs, keep=keep, where="registered" if registered_only else None)
+    return replay(ids, b.defs, keep=keep, where="registered" if registered_only else None, blocking=b.blocking)
 
 
-def reading_defs(spark: SparkSession, config: IoTConfig) -> list[ColumnDef]:
-    """The column definitions of ``sensor_readings`` (for tests and tools)."""
-    b = SpecBuilder(spark, "sensor_readings", 1, 1, config.seed)
+def reading_defs(spark: SparkSession, config: IoTConfig) -> tuple[list[ColumnDef], Blocking]:
+    """The column definitions of ``sensor_readings`` and its blocking (for tests and tools)."""
+    b = _builder(spark, config, 1, 1)
     _add_reading_columns(b, config)
-    return b.defs
+    assert b.blocking is not None
+    return b.defs, b.blocking
+
+
+def _builder(spark: SparkSession, config: IoTConfig, rows: int, partitions: int) -> SpecBuilder:
+    # a block is an anomaly slot of one channel: its episode, device and profile are computed once
+    blocking = Blocking(FleetLayout(config).n_channels, config.reading_ticks, config.anomalies.slot_readings)
+    return SpecBuilder(spark, "sensor_readings", rows, partitions, config.seed, blocking=blocking)
 
 
 def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = False) -> None:
     layout = FleetLayout(config)
     rnd = Randomness(config.seed, "sensor_readings")
     local_time = LocalTime(config)
-    n_ch = layout.n_channels
     cadence_us = config.reading_cadence_seconds * 1_000_000
     jitter_us = int(config.reading_jitter_seconds * 1_000_000)
     start_day_s = int(config.start.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
@@ -192,19 +197,18 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     c_base, c_phase1, c_phase2, c_drift, c_period1, c_period2 = (split_uniform("channel_h", i, 10) for i in range(6))
     e_kind, e_length, e_start, e_size = (split_uniform("ep_h", i, 16) for i in range(4))
 
-    b.tmp("tick", "long", f"coalesce(id div {n_ch}L, 0L)")
-    b.tmp("channel", "long", f"id - tick * {n_ch}L")
-    b.col("reading_id", "long", "id + 1L")
-    b.col("device_id", "long", device_expr)
-    b.tmp("profile", "int", profile_expr)
-    b.tmp("row_h", "long", rnd.hash("row", "id"))
-    b.tmp("channel_h", "long", rnd.hash("channel", "device_id", "profile"))
-
+    # once per block (a slot of one channel): device, profile, location, the slot's episode, the
+    # channel's level and coefficients, the device's registration
+    slot = anomalies.slot_readings
+    life = Lifecycle(config)
+    b.block("device_id", "long", device_expr, alias=False)
+    b.block("profile", "int", profile_expr)
+    b.block("channel_h", "long", rnd.hash("channel", "device_id", "profile"))
+    b.block("device_h", "long", layout.device_hash("device_id"))  # location and install date
+    b.block("life_rank", "long", life.rank("device_id"))
     # Anomaly episodes by slot: a channel's ticks are cut into slots of S readings; a slot holds at
     # most one episode, whose kind, length, start and size come from one hash of (channel, slot).
-    slot = anomalies.slot_readings
-    shift = slot.bit_length() - 1
-    b.tmp("ep_h", "long", rnd.hash("episode", "channel", f"shiftright(tick, {shift})"))
+    b.block("ep_h", "long", rnd.hash("episode", "channel", "slot"))
     probs = anomalies.episode_probabilities()
     lows = [anomalies.lengths(k)[0] for k in ANOMALY_TYPES]
     spans = [anomalies.lengths(k)[1] - anomalies.lengths(k)[0] + 1 for k in ANOMALY_TYPES]
@@ -213,11 +217,34 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         if p > 0:
             cumulative += p
             branches.append(f"WHEN {e_kind} < {dbl(cumulative)} THEN {code}")
-    b.tmp("ep_kind", "int", f"(CASE {' '.join(branches)} ELSE 0 END)" if branches else "0")
-    b.tmp("ep_len", "int", f"element_at(array(0, {', '.join(map(str, lows))}), ep_kind + 1)"
-                           f" + cast({e_length} * element_at(array(1D, {', '.join(dbl(s) for s in spans)}),"
-                           f" ep_kind + 1) as int)")
-    b.tmp("ep_pos", "int", f"cast(tick & {slot - 1}L as int) - cast({e_start} * ({slot + 1} - ep_len) as int)")
+    b.block("ep_kind", "int", f"(CASE {' '.join(branches)} ELSE 0 END)" if branches else "0")
+    b.block("ep_len", "int", f"element_at(array(0, {', '.join(map(str, lows))}), ep_kind + 1)"
+                             f" + cast({e_length} * element_at(array(1D, {', '.join(dbl(s) for s in spans)}),"
+                             f" ep_kind + 1) as int)")
+    b.block("ep_start", "int", f"cast({e_start} * ({slot + 1} - ep_len) as int)")
+    b.block("city_idx", "int", layout.city_of_location(layout.location_of("device_id", "device_h")))
+    first_us, until_us = life.registered_span("device_id", "life_rank")
+    b.block("life_from_us", "long", first_us)
+    b.block("life_until_us", "long", until_us)
+    b.block("install_days", "double", f"cast({layout.install_days_before_start('device_id', 'device_h')} as double)")
+    # a column of its own, evaluated once a block. Its type is inferred: a cast to a declared struct
+    # type would make the fields nullable, and null checks on every field read doubled the code
+    b.block("coef", None, coef)
+    c = "coef"
+    b.block("level", "double", f"{c}.base + {c}.city_weight * {city_mean_temp} + {c}.spread * ({c_base} - 0.5D)")
+    # size of the episode's fault in the metric's unit: a spike's height, a drift's final offset
+    size = f"{c}.sigma * (0.75D + 0.5D * {e_size})"
+    b.block("ep_offset", "double",
+            f"{size} * IF(ep_kind = {ANOMALY_CODES['spike']}, {dbl(anomalies.spike_magnitude)}, "
+            f"{dbl(anomalies.drift_magnitude)})")
+
+    # then for each reading
+    b.tmp("tick", "long", "_blk_tick")
+    b.tmp("channel", "long", "_blk_channel")
+    b.col("reading_id", "long", "id + 1L")
+    b.col("device_id", "long", "_blk_device_id")
+    b.tmp("row_h", "long", rnd.hash("row", "id"))
+    b.tmp("ep_pos", "int", f"cast(tick & {slot - 1}L as int) - ep_start")
     b.tmp("ep_active", "int", "IF(ep_pos >= 0 AND ep_pos < ep_len, ep_kind, 0)")
 
     b.tmp("t_us", "long", f"unix_micros({SOURCE_TIMESTAMP})" if realtime else
@@ -225,8 +252,6 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.col("timestamp", "timestamp", "timestamp_micros(t_us)")
     b.col("metric_name", "string", f"element_at(array({', '.join(sql_str(m.name) for m in metrics)}), profile + 1)")
     b.tmp("epoch_s", "long", "coalesce(t_us div 1000000L, 0L)")
-    b.tmp("device_h", "long", layout.device_hash("device_id"))  # once: location and install date
-    b.tmp("city_idx", "int", layout.city_of_location(layout.location_of("device_id", "device_h")))
     b.tmp("local_s", "long", f"coalesce({local_time.local_seconds('epoch_s', 'city_idx')}, epoch_s)")
     b.tmp("day_s", "long", "coalesce(pmod(local_s, 86400L), 0L)")
     # one lookup by profile and local hour of the week gives the schedule factor, NaN in maintenance
@@ -247,32 +272,17 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.tmp("issue", "int", f"IF({issue_raw} <= 2 AND (anomaly > 0 OR in_maintenance), 0, {issue_raw})"
           if q_branches else "0")
     # the device lifecycle: no reading before the device's CDC insert or after its delete
-    life = Lifecycle(config)
-    b.tmp("life_rank", "long", life.rank("device_id"))
-    b.tmp("registered", "boolean", life.registered("device_id", "t_us", "life_rank"))
+    b.tmp("registered", "boolean", "t_us >= life_from_us AND t_us < life_until_us")
     # no row for an unregistered device, two for a retransmitted reading; also splits the generated
     # code in two methods
     b.explode("copy", f"IF(registered, IF(issue = {ISSUE_CODES['duplicate']}, array(0, 1), array(0)), array())")
 
-    b.tmp("age_days", "double",
-          f"{layout.install_days_before_start('device_id', 'device_h')}"
-          f" + (epoch_s - {start_day_s}L) * {dbl(1 / 86400)}")
+    b.tmp("age_days", "double", f"install_days + (epoch_s - {start_day_s}L) * {dbl(1 / 86400)}")
     b.tmp("season", "double", seasonal_cycle("local_s", "1D"))
     # rates of one cycle in 6 to 30 hours and in 2 to 7 days (cycles per second)
     wander = slow_wander(f"(epoch_s - {start_day_s}L)", c_phase1, c_phase2,
                          f"({dbl(1 / 108000)} + {dbl(1 / 21600 - 1 / 108000)} * {c_period1})",
                          f"({dbl(1 / 604800)} + {dbl(1 / 172800 - 1 / 604800)} * {c_period2})")
-    # a column of its own, evaluated once a row; inlined, its CASE cost 1.5 KB of generated code. Its
-    # type is inferred: a cast to a declared struct type would make the fields nullable, and null
-    # checks on every field read doubled the code
-    b.tmp("coef", None, coef)
-    c = "coef"
-    b.tmp("level", "double", f"{c}.base + {c}.city_weight * {city_mean_temp} + {c}.spread * ({c_base} - 0.5D)")
-    # size of the episode's fault in the metric's unit: a spike's height, a drift's final offset
-    size = f"{c}.sigma * (0.75D + 0.5D * {e_size})"
-    b.tmp("ep_offset", "double",
-          f"{size} * IF(ep_kind = {ANOMALY_CODES['spike']}, {dbl(anomalies.spike_magnitude)}, "
-          f"{dbl(anomalies.drift_magnitude)})")
     # the true value: level, schedule, cycles, wander and drift (noise and faults come after)
     b.tmp("smooth", "double",
           "level * sched"
