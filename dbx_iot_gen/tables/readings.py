@@ -27,7 +27,7 @@ from dbx_iot_gen.catalog import CITIES, CLIMATE, METRICS, REFERENCE_SWING
 from dbx_iot_gen.config import ANOMALY_TYPES, IoTConfig
 from dbx_iot_gen.fleet import PROFILES, FleetLayout
 from dbx_iot_gen.lifecycle import Lifecycle
-from dbx_iot_gen.patterns import LocalTime, day_of_week, seasonal_cycle, slow_wander
+from dbx_iot_gen.patterns import TWO_PI, LocalTime, day_of_week, seasonal_cycle, slow_wander
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, split_uniform, sql_str
 from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, Blocking, ColumnDef, SpecBuilder, partitions_for, replay
 
@@ -226,17 +226,47 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     first_us, until_us = life.registered_span("device_id", "life_rank")
     b.block("life_from_us", "long", first_us)
     b.block("life_until_us", "long", until_us)
-    b.block("install_days", "double", f"cast({layout.install_days_before_start('device_id', 'device_h')} as double)")
-    # a column of its own, evaluated once a block. Its type is inferred: a cast to a declared struct
-    # type would make the fields nullable, and null checks on every field read doubled the code
-    b.block("coef", None, coef)
+    # the coefficients: one lookup of a non-null struct (a cast to a declared struct type would make
+    # the fields nullable: null checks everywhere), then the terms of the value
     c = "coef"
-    b.block("level", "double", f"{c}.base + {c}.city_weight * {city_mean_temp} + {c}.spread * ({c_base} - 0.5D)")
     # size of the episode's fault in the metric's unit: a spike's height, a drift's final offset
     size = f"{c}.sigma * (0.75D + 0.5D * {e_size})"
-    b.block("ep_offset", "double",
-            f"{size} * IF(ep_kind = {ANOMALY_CODES['spike']}, {dbl(anomalies.spike_magnitude)}, "
-            f"{dbl(anomalies.drift_magnitude)})")
+    terms = {
+        "level": f"{c}.base + {c}.city_weight * {city_mean_temp} + {c}.spread * ({c_base} - 0.5D)",
+        "ep_offset": f"{size} * IF(ep_kind = {ANOMALY_CODES['spike']}, {dbl(anomalies.spike_magnitude)}, "
+                     f"{dbl(anomalies.drift_magnitude)})",
+        "season_amp": f"{c}.season * {city_season}",
+        "season_abs": f"{c}.season_abs",
+        "daily_amp": f"{c}.daily",
+        "wander_amp": f"{c}.wander",
+        # rates of one cycle in 6 to 30 hours and in 2 to 7 days (cycles per second)
+        "wander_rate1": f"{dbl(1 / 108000)} + {dbl(1 / 21600 - 1 / 108000)} * {c_period1}",
+        "wander_rate2": f"{dbl(1 / 604800)} + {dbl(1 / 172800 - 1 / 604800)} * {c_period2}",
+        "wander_phase1": c_phase1,
+        "wander_phase2": c_phase2,
+        "drift_rate": f"{c}.drift * {dbl(config.patterns.drift_per_day)} * ({c_drift} * 2D - 0.5D)",
+        "noise_amp": f"{c}.noise",
+        "low": f"{c}.low",
+        "high": f"{c}.high",
+        "typical": f"{c}.typical",  # a stuck sensor repeats its channel's typical level
+        "install_days": f"cast({layout.install_days_before_start('device_id', 'device_h')} as double)",
+    }
+    if not realtime:
+        # The yearly cycle barely moves within a block: its value and slope at the block's start
+        # (UTC: a few hours do not matter to it), linear inside. (A realtime row's time is not its
+        # tick's: computed for each row there.)
+        block_s = config.reading_cadence_seconds * slot
+        t0 = f"({int(config.start.timestamp())}L + slot * {block_s}L)"
+        phase = f"({t0} * {dbl(1 / 86400)} - 80D) * {dbl(1 / 365.2422)} - 0.05D"
+        b.block("season_phase", "double", f"{TWO_PI} * (({phase}) - cast(({phase}) as long))", alias=False)
+        terms |= {"season_t0": t0, "season0": "sin(season_phase)",
+                  "season_slope": f"cos(season_phase) * {dbl(2 * math.pi / (86400 * 365.2422))}"}
+    b.block("coef", None, coef, alias=False)
+    # What each reading needs of its block, in one struct: whole-stage codegen passes every column
+    # that crosses a Generate as a parameter of a method, and C2 refuses to compile a method with
+    # that many ("unsupported calling sequence": it then runs 3 times slower).
+    b.block("k", None, f"named_struct({', '.join(f'{sql_str(n)}, {e}' for n, e in terms.items())})")
+    b.tmp("ep_offset", "double", "k.ep_offset")
 
     # then for each reading
     b.tmp("tick", "long", "_blk_tick")
@@ -277,30 +307,25 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     # code in two methods
     b.explode("copy", f"IF(registered, IF(issue = {ISSUE_CODES['duplicate']}, array(0, 1), array(0)), array())")
 
-    b.tmp("age_days", "double", f"install_days + (epoch_s - {start_day_s}L) * {dbl(1 / 86400)}")
-    b.tmp("season", "double", seasonal_cycle("local_s", "1D"))
-    # rates of one cycle in 6 to 30 hours and in 2 to 7 days (cycles per second)
-    wander = slow_wander(f"(epoch_s - {start_day_s}L)", c_phase1, c_phase2,
-                         f"({dbl(1 / 108000)} + {dbl(1 / 21600 - 1 / 108000)} * {c_period1})",
-                         f"({dbl(1 / 604800)} + {dbl(1 / 172800 - 1 / 604800)} * {c_period2})")
+    b.tmp("age_days", "double", f"k.install_days + (epoch_s - {start_day_s}L) * {dbl(1 / 86400)}")
+    b.tmp("season", "double", seasonal_cycle("local_s", "1D") if realtime else
+          "k.season0 + k.season_slope * (epoch_s - k.season_t0)")
+    wander = slow_wander(f"(epoch_s - {start_day_s}L)", "k.wander_phase1", "k.wander_phase2", "k.wander_rate1",
+                         "k.wander_rate2")
     # the true value: level, schedule, cycles, wander and drift (noise and faults come after)
     b.tmp("smooth", "double",
-          "level * sched"
-          f" + {c}.season * {city_season} * season"
-          f" + {c}.season_abs * abs(season)"
-          f" + {c}.daily * sin(6.283185307179586D * (day_s * {dbl(1 / 3600)} - 9D) * {dbl(1 / 24)})"
-          f" + {c}.wander * {wander}"
-          f" + {c}.drift * {dbl(config.patterns.drift_per_day)} * age_days * ({c_drift} * 2D - 0.5D)")
+          "k.level * sched + k.season_amp * season + k.season_abs * abs(season)"
+          f" + k.daily_amp * sin(6.283185307179586D * (day_s * {dbl(1 / 3600)} - 9D) * {dbl(1 / 24)})"
+          f" + k.wander_amp * {wander} + k.drift_rate * age_days")
     # a second code-size barrier: the generated method after it stays small enough to JIT quickly
     b.explode("split", "array(0)")
     ramp = (f"IF(anomaly = {ANOMALY_CODES['spike']}, 1D, IF(anomaly = {ANOMALY_CODES['drift']}, "
             f"(ep_pos + 1) * (1D / ep_len), 0D))")
-    # a stuck sensor repeats a constant: its channel's typical level
     b.tmp("value", "double",
-          f"least({c}.high, greatest({c}.low, IF(anomaly = {ANOMALY_CODES['stuck']}, level * {c}.typical, "
-          f"smooth + {c}.noise * ({u_noise} * 2D - 1D) + ep_offset * {ramp})))")
+          f"least(k.high, greatest(k.low, IF(anomaly = {ANOMALY_CODES['stuck']}, k.level * k.typical, "
+          f"smooth + k.noise_amp * ({u_noise} * 2D - 1D) + k.ep_offset * {ramp})))")
     factor = dbl(quality.out_of_range_factor)
-    malfunction = f"IF(issue = {ISSUE_CODES['out_of_range']}, greatest(value * {factor}, {c}.high * 2D), value)"
+    malfunction = f"IF(issue = {ISSUE_CODES['out_of_range']}, greatest(value * {factor}, k.high * 2D), value)"
     # null in maintenance, dropouts and missing values: try_divide by 0 gives NULL, and costs far
     # less code than IF(..., NULL, ...)
     b.col("metric_value", "double",
