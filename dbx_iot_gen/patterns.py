@@ -8,6 +8,7 @@ expressions only, no state, so any row is computable on its own.
 from __future__ import annotations
 
 import bisect
+import itertools
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -91,6 +92,37 @@ class LocalTime:
         mid = (lo + hi) // 2
         return f"IF({epoch_s} < {self.cuts[mid]}L, {self._segment(epoch_s, lo, mid)}, " \
                f"{self._segment(epoch_s, mid + 1, hi)})"
+
+    def block_offsets(self, t0: str, city_idx: str, span_s: int) -> tuple[str, str, str] | None:
+        """For rows of one city whose epoch seconds lie in ``[t0, t0 + span_s)``: SQL for the UTC
+        offset at ``t0``, the epoch second of the zone's next offset change after ``t0``, and the
+        offset from then on. A row's offset is then ``IF(epoch_s < change, before, after)``: exact,
+        and one comparison a row instead of a lookup. None when a zone changes its offset twice
+        within ``span_s`` seconds somewhere in the range (then look up each row).
+
+        Example:
+            >>> before, change, after = LocalTime(IoTConfig.preset("tiny")).block_offsets("t0", "city_idx", 3600)
+        """
+        n_zones, n = len(_TIMEZONES), len(CITIES)
+        for z in range(n_zones):
+            changes = [self.starts[j] for j in range(1, len(self.starts))
+                       if self.offsets[j][z] != self.offsets[j - 1][z]]
+            if any(b - a <= span_s for a, b in itertools.pairwise(changes)):
+                return None
+        never = 2**62
+        change_at: list[int] = []
+        after: list[int] = []
+        for s, seg in enumerate(self.offsets):
+            for tz in _CITY_TZ:
+                j = next((j for j in range(s + 1, len(self.offsets)) if self.offsets[j][tz] != seg[tz]), None)
+                change_at.append(never if j is None else self.starts[j])
+                after.append(seg[tz] if j is None else self.offsets[j][tz])
+        before = self.offset_seconds(t0, city_idx)
+        if not self.cuts:
+            return before, f"{never}L", before
+        index = f"{self._segment(t0, 0, len(self.cuts))} * {n} + {city_idx} + 1"
+        return (before, f"element_at(array({', '.join(f'{c}L' for c in change_at)}), {index})",
+                f"element_at(array({', '.join(map(str, after))}), {index})")
 
     def local_seconds(self, epoch_s: str, city_idx: str) -> str:
         """Local wall-clock time as seconds since 1970-01-01 00:00 local."""

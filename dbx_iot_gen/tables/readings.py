@@ -27,7 +27,7 @@ from dbx_iot_gen.catalog import CITIES, CLIMATE, METRICS, REFERENCE_SWING
 from dbx_iot_gen.config import ANOMALY_TYPES, IoTConfig
 from dbx_iot_gen.fleet import PROFILES, FleetLayout
 from dbx_iot_gen.lifecycle import Lifecycle
-from dbx_iot_gen.patterns import TWO_PI, LocalTime, day_of_week, seasonal_cycle, slow_wander
+from dbx_iot_gen.patterns import TWO_PI, LocalTime, seasonal_cycle, slow_wander
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, split_uniform, sql_str
 from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, Blocking, ColumnDef, SpecBuilder, partitions_for, replay
 
@@ -233,7 +233,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     size = f"{c}.sigma * (0.75D + 0.5D * {e_size})"
     terms = {
         "level": f"{c}.base + {c}.city_weight * {city_mean_temp} + {c}.spread * ({c_base} - 0.5D)",
-        "ep_offset": f"{size} * IF(ep_kind = {ANOMALY_CODES['spike']}, {dbl(anomalies.spike_magnitude)}, "
+        "fault": f"{size} * IF(ep_kind = {ANOMALY_CODES['spike']}, {dbl(anomalies.spike_magnitude)}, "
                      f"{dbl(anomalies.drift_magnitude)})",
         "season_amp": f"{c}.season * {city_season}",
         "season_abs": f"{c}.season_abs",
@@ -242,31 +242,48 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         # rates of one cycle in 6 to 30 hours and in 2 to 7 days (cycles per second)
         "wander_rate1": f"{dbl(1 / 108000)} + {dbl(1 / 21600 - 1 / 108000)} * {c_period1}",
         "wander_rate2": f"{dbl(1 / 604800)} + {dbl(1 / 172800 - 1 / 604800)} * {c_period2}",
-        "wander_phase1": c_phase1,
-        "wander_phase2": c_phase2,
         "drift_rate": f"{c}.drift * {dbl(config.patterns.drift_per_day)} * ({c_drift} * 2D - 0.5D)",
         "noise_amp": f"{c}.noise",
         "low": f"{c}.low",
         "high": f"{c}.high",
         "typical": f"{c}.typical",  # a stuck sensor repeats its channel's typical level
-        "install_days": f"cast({layout.install_days_before_start('device_id', 'device_h')} as double)",
+        "m_name": f"element_at(array({', '.join(sql_str(m.name) for m in metrics)}), profile + 1)",
+        "m_unit": f"element_at(array({', '.join(sql_str(m.unit) for m in metrics)}), profile + 1)",
     }
-    if not realtime:
-        # The yearly cycle barely moves within a block: its value and slope at the block's start
-        # (UTC: a few hours do not matter to it), linear inside. (A realtime row's time is not its
-        # tick's: computed for each row there.)
-        block_s = config.reading_cadence_seconds * slot
-        t0 = f"({int(config.start.timestamp())}L + slot * {block_s}L)"
+    install_days = f"cast({layout.install_days_before_start('device_id', 'device_h')} as double)"
+    if realtime:
+        terms |= {"wander_phase1": c_phase1, "wander_phase2": c_phase2, "install_days": install_days}
+    else:
+        # What moves slowly is computed at the block's start (t0, its first tick without jitter)
+        # and carried to each row by its seconds since: the yearly cycle by its value and slope
+        # (UTC: a few hours do not matter to it), the slow wander by its phases, the age; the UTC
+        # offset by the one change it may have within the block. (A realtime row's time is not its
+        # tick's: all computed for each row there.)
+        t0 = f"({int(config.start.timestamp())}L + slot * {config.reading_cadence_seconds * slot}L)"
         phase = f"({t0} * {dbl(1 / 86400)} - 80D) * {dbl(1 / 365.2422)} - 0.05D"
         b.block("season_phase", "double", f"{TWO_PI} * (({phase}) - cast(({phase}) as long))", alias=False)
-        terms |= {"season_t0": t0, "season0": "sin(season_phase)",
-                  "season_slope": f"cos(season_phase) * {dbl(2 * math.pi / (86400 * 365.2422))}"}
+        since_day = f"cast({t0} - {start_day_s}L as double)"
+        for i, phase0 in ((1, c_phase1), (2, c_phase2)):
+            b.block(f"wander_cycles{i}", "double", f"{since_day} * ({terms[f'wander_rate{i}']}) + {phase0}",
+                    alias=False)
+        terms |= {
+            "t0": t0,
+            "season0": "sin(season_phase)",
+            "season_slope": f"cos(season_phase) * {dbl(2 * math.pi / (86400 * 365.2422))}",
+            "wander0_1": "wander_cycles1 - cast(wander_cycles1 as long)",
+            "wander0_2": "wander_cycles2 - cast(wander_cycles2 as long)",
+            "age0": f"{install_days} + {since_day} * {dbl(1 / 86400)}",
+        }
+        span_s = config.reading_cadence_seconds * slot + math.ceil(config.reading_jitter_seconds) + 1
+        offsets = local_time.block_offsets(t0, "city_idx", span_s)
+        if offsets is not None:
+            terms |= dict(zip(("utc_offset", "offset_change", "offset_after"), offsets, strict=True))
     b.block("coef", None, coef, alias=False)
     # What each reading needs of its block, in one struct: whole-stage codegen passes every column
     # that crosses a Generate as a parameter of a method, and C2 refuses to compile a method with
     # that many ("unsupported calling sequence": it then runs 3 times slower).
     b.block("k", None, f"named_struct({', '.join(f'{sql_str(n)}, {e}' for n, e in terms.items())})")
-    b.tmp("ep_offset", "double", "k.ep_offset")
+    b.tmp("ep_offset", "double", "k.fault")
 
     # then for each reading
     b.tmp("tick", "long", "_blk_tick")
@@ -280,14 +297,21 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.tmp("t_us", "long", f"unix_micros({SOURCE_TIMESTAMP})" if realtime else
           f"{config.start_micros}L + tick * {cadence_us}L + cast({u_jitter} * {jitter_us}D as long)")
     b.col("timestamp", "timestamp", "timestamp_micros(t_us)")
-    b.col("metric_name", "string", f"element_at(array({', '.join(sql_str(m.name) for m in metrics)}), profile + 1)")
+    b.col("metric_name", "string", "k.m_name")
     b.tmp("epoch_s", "long", "coalesce(t_us div 1000000L, 0L)")
-    b.tmp("local_s", "long", f"coalesce({local_time.local_seconds('epoch_s', 'city_idx')}, epoch_s)")
+    if not realtime:
+        b.tmp("dt", "double", "cast(epoch_s - k.t0 as double)")  # seconds since the block's start
+    if "utc_offset" in terms:
+        b.tmp("local_s", "long", "epoch_s + IF(epoch_s < k.offset_change, k.utc_offset, k.offset_after)")
+    else:
+        b.tmp("local_s", "long", f"coalesce({local_time.local_seconds('epoch_s', 'city_idx')}, epoch_s)")
     b.tmp("day_s", "long", "coalesce(pmod(local_s, 86400L), 0L)")
-    # one lookup by profile and local hour of the week gives the schedule factor, NaN in maintenance
-    hour_of_week = f"cast({day_of_week('local_s')} * 24L + coalesce(day_s div 3600L, 0L) as int)"
+    # one lookup by profile and local hour of the week (1970-01-01 was a Thursday: hour 72 of its
+    # week) gives the schedule factor, NaN in maintenance
+    hour_of_week = "cast(coalesce(pmod(coalesce(local_s div 3600L, 0L) + 72L, 168L), 0L) as int)"
     b.tmp("sched", "double",
-          f"element_at(array({', '.join(dbl(v) for v in schedule)}), profile * 168 + {hour_of_week} + 1)")
+          f"coalesce(element_at(array({', '.join(dbl(v) for v in schedule)}), profile * 168 + {hour_of_week} + 1),"
+          " 0D)")
     b.tmp("in_maintenance", "boolean", "isnan(sched)")
     # a device in maintenance measures nothing, so it has no anomaly either
     b.tmp("anomaly", "int", "IF(in_maintenance, 0, ep_active)")
@@ -307,23 +331,27 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     # code in two methods
     b.explode("copy", f"IF(registered, IF(issue = {ISSUE_CODES['duplicate']}, array(0, 1), array(0)), array())")
 
-    b.tmp("age_days", "double", f"k.install_days + (epoch_s - {start_day_s}L) * {dbl(1 / 86400)}")
-    b.tmp("season", "double", seasonal_cycle("local_s", "1D") if realtime else
-          "k.season0 + k.season_slope * (epoch_s - k.season_t0)")
-    wander = slow_wander(f"(epoch_s - {start_day_s}L)", "k.wander_phase1", "k.wander_phase2", "k.wander_rate1",
-                         "k.wander_rate2")
+    if realtime:
+        b.tmp("age_days", "double", f"k.install_days + (epoch_s - {start_day_s}L) * {dbl(1 / 86400)}")
+        b.tmp("season", "double", seasonal_cycle("local_s", "1D"))
+        wander = slow_wander(f"(epoch_s - {start_day_s}L)", "k.wander_phase1", "k.wander_phase2",
+                             "k.wander_rate1", "k.wander_rate2")
+    else:
+        b.tmp("age_days", "double", f"k.age0 + dt * {dbl(1 / 86400)}")
+        b.tmp("season", "double", "k.season0 + k.season_slope * dt")
+        # a block spans less than one cycle of the fastest wander: no reduction needed
+        wander = (f"(0.6D * sin({TWO_PI} * (k.wander0_1 + k.wander_rate1 * dt))"
+                  f" + 0.4D * sin({TWO_PI} * (k.wander0_2 + k.wander_rate2 * dt)))")
     # the true value: level, schedule, cycles, wander and drift (noise and faults come after)
     b.tmp("smooth", "double",
           "k.level * sched + k.season_amp * season + k.season_abs * abs(season)"
           f" + k.daily_amp * sin(6.283185307179586D * (day_s * {dbl(1 / 3600)} - 9D) * {dbl(1 / 24)})"
           f" + k.wander_amp * {wander} + k.drift_rate * age_days")
-    # a second code-size barrier: the generated method after it stays small enough to JIT quickly
-    b.explode("split", "array(0)")
     ramp = (f"IF(anomaly = {ANOMALY_CODES['spike']}, 1D, IF(anomaly = {ANOMALY_CODES['drift']}, "
             f"(ep_pos + 1) * (1D / ep_len), 0D))")
     b.tmp("value", "double",
           f"least(k.high, greatest(k.low, IF(anomaly = {ANOMALY_CODES['stuck']}, k.level * k.typical, "
-          f"smooth + k.noise_amp * ({u_noise} * 2D - 1D) + k.ep_offset * {ramp})))")
+          f"smooth + k.noise_amp * ({u_noise} * 2D - 1D) + k.fault * {ramp})))")
     factor = dbl(quality.out_of_range_factor)
     malfunction = f"IF(issue = {ISSUE_CODES['out_of_range']}, greatest(value * {factor}, k.high * 2D), value)"
     # null in maintenance, dropouts and missing values: try_divide by 0 gives NULL, and costs far
@@ -331,7 +359,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.col("metric_value", "double",
           f"try_divide({malfunction}, IF(in_maintenance OR anomaly = {ANOMALY_CODES['dropout']}"
           f" OR issue = {ISSUE_CODES['null_value']}, 0D, 1D))")
-    b.col("unit", "string", f"element_at(array({', '.join(sql_str(m.unit) for m in metrics)}), profile + 1)")
+    b.col("unit", "string", "k.m_unit")
     b.col("quality_score", "int",
           f"cast(100D - floor({u_quality} * 12D) - least(floor(age_days * {dbl(1 / 365)}), 8D) * 2D as int)")
     b.col("device_status", "string",
