@@ -138,6 +138,7 @@ def test_no_anomalies_when_rates_are_zero(spark, tiny_clean):
 
 def test_episode_state_is_native_sql(spark, tiny):
     """Every column of the readings (anomalies and quality problems included) is a SQL expression."""
-    defs = reading_defs(spark, tiny)
-    assert {"ep_kind", "anomaly", "issue", "copy"} <= {d.name for d in defs}
+    row_defs, blocking = reading_defs(spark, tiny)
+    defs = [*blocking.defs, *row_defs]
+    assert {"ep_kind", "anomaly", "issue", "copy", "k"} <= {d.name for d in defs}
     assert not any("udf" in d.expr.lower() or "rand(" in d.expr.lower() for d in defs)

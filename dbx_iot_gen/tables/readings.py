@@ -235,14 +235,10 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         "level": f"{c}.base + {c}.city_weight * {city_mean_temp} + {c}.spread * ({c_base} - 0.5D)",
         "fault": f"{size} * IF(ep_kind = {ANOMALY_CODES['spike']}, {dbl(anomalies.spike_magnitude)}, "
                      f"{dbl(anomalies.drift_magnitude)})",
-        "season_amp": f"{c}.season * {city_season}",
-        "season_abs": f"{c}.season_abs",
         "daily_amp": f"{c}.daily",
-        "wander_amp": f"{c}.wander",
         # rates of one cycle in 6 to 30 hours and in 2 to 7 days (cycles per second)
         "wander_rate1": f"{dbl(1 / 108000)} + {dbl(1 / 21600 - 1 / 108000)} * {c_period1}",
         "wander_rate2": f"{dbl(1 / 604800)} + {dbl(1 / 172800 - 1 / 604800)} * {c_period2}",
-        "drift_rate": f"{c}.drift * {dbl(config.patterns.drift_per_day)} * ({c_drift} * 2D - 0.5D)",
         "noise_amp": f"{c}.noise",
         "low": f"{c}.low",
         "high": f"{c}.high",
@@ -252,7 +248,15 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     }
     install_days = f"cast({layout.install_days_before_start('device_id', 'device_h')} as double)"
     if realtime:
-        terms |= {"wander_phase1": c_phase1, "wander_phase2": c_phase2, "install_days": install_days}
+        terms |= {
+            "season_amp": f"{c}.season * {city_season}",
+            "season_abs": f"{c}.season_abs",
+            "wander_amp": f"{c}.wander",
+            "wander_phase1": c_phase1,
+            "wander_phase2": c_phase2,
+            "drift_rate": f"{c}.drift * {dbl(config.patterns.drift_per_day)} * ({c_drift} * 2D - 0.5D)",
+            "install_days": install_days,
+        }
     else:
         # What moves slowly is computed at the block's start (t0, its first tick without jitter)
         # and carried to each row by its seconds since: the yearly cycle by its value and slope
@@ -266,13 +270,21 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         for i, phase0 in ((1, c_phase1), (2, c_phase2)):
             b.block(f"wander_cycles{i}", "double", f"{since_day} * ({terms[f'wander_rate{i}']}) + {phase0}",
                     alias=False)
+        season0, slope = "sin(season_phase)", f"cos(season_phase) * {dbl(2 * math.pi / (86400 * 365.2422))}"
+        age0 = f"({install_days} + {since_day} * {dbl(1 / 86400)})"
         terms |= {
             "t0": t0,
-            "season0": "sin(season_phase)",
-            "season_slope": f"cos(season_phase) * {dbl(2 * math.pi / (86400 * 365.2422))}",
+            # the yearly cycle and the drift with age, linear within a block: at t0 and per second
+            "trend0": f"{c}.season * {city_season} * {season0} + {c}.season_abs * abs({season0})"
+                      f" + {c}.drift * {dbl(config.patterns.drift_per_day)} * ({c_drift} * 2D - 0.5D) * {age0}",
+            "trend1": f"({c}.season * {city_season} + {c}.season_abs * signum({season0})) * {slope}"
+                      f" + {c}.drift * {dbl(config.patterns.drift_per_day / 86400)} * ({c_drift} * 2D - 0.5D)",
             "wander0_1": "wander_cycles1 - cast(wander_cycles1 as long)",
             "wander0_2": "wander_cycles2 - cast(wander_cycles2 as long)",
-            "age0": f"{install_days} + {since_day} * {dbl(1 / 86400)}",
+            "wander_a1": f"0.6D * {c}.wander",
+            "wander_a2": f"0.4D * {c}.wander",
+            # what the device's age (years, at most 8) takes off its quality score
+            "years_off": f"cast(least(floor(({age0}) * {dbl(1 / 365)}), 8L) * 2L as int)",
         }
         span_s = config.reading_cadence_seconds * slot + math.ceil(config.reading_jitter_seconds) + 1
         offsets = local_time.block_offsets(t0, "city_idx", span_s)
@@ -331,22 +343,24 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     # code in two methods
     b.explode("copy", f"IF(registered, IF(issue = {ISSUE_CODES['duplicate']}, array(0, 1), array(0)), array())")
 
+    daily = f"k.daily_amp * sin(6.283185307179586D * (day_s * {dbl(1 / 3600)} - 9D) * {dbl(1 / 24)})"
+    # the true value: level, schedule, cycles, wander and drift (noise and faults come after)
     if realtime:
         b.tmp("age_days", "double", f"k.install_days + (epoch_s - {start_day_s}L) * {dbl(1 / 86400)}")
         b.tmp("season", "double", seasonal_cycle("local_s", "1D"))
         wander = slow_wander(f"(epoch_s - {start_day_s}L)", "k.wander_phase1", "k.wander_phase2",
                              "k.wander_rate1", "k.wander_rate2")
+        b.tmp("smooth", "double",
+              f"k.level * sched + k.season_amp * season + k.season_abs * abs(season) + {daily}"
+              f" + k.wander_amp * {wander} + k.drift_rate * age_days")
+        b.tmp("age_penalty", "int", f"cast(least(floor(age_days * {dbl(1 / 365)}), 8L) * 2L as int)")
     else:
-        b.tmp("age_days", "double", f"k.age0 + dt * {dbl(1 / 86400)}")
-        b.tmp("season", "double", "k.season0 + k.season_slope * dt")
         # a block spans less than one cycle of the fastest wander: no reduction needed
-        wander = (f"(0.6D * sin({TWO_PI} * (k.wander0_1 + k.wander_rate1 * dt))"
-                  f" + 0.4D * sin({TWO_PI} * (k.wander0_2 + k.wander_rate2 * dt)))")
-    # the true value: level, schedule, cycles, wander and drift (noise and faults come after)
-    b.tmp("smooth", "double",
-          "k.level * sched + k.season_amp * season + k.season_abs * abs(season)"
-          f" + k.daily_amp * sin(6.283185307179586D * (day_s * {dbl(1 / 3600)} - 9D) * {dbl(1 / 24)})"
-          f" + k.wander_amp * {wander} + k.drift_rate * age_days")
+        b.tmp("smooth", "double",
+              f"k.level * sched + k.trend0 + k.trend1 * dt + {daily}"
+              f" + k.wander_a1 * sin({TWO_PI} * (k.wander0_1 + k.wander_rate1 * dt))"
+              f" + k.wander_a2 * sin({TWO_PI} * (k.wander0_2 + k.wander_rate2 * dt))")
+        b.tmp("age_penalty", "int", "k.years_off")
     ramp = (f"IF(anomaly = {ANOMALY_CODES['spike']}, 1D, IF(anomaly = {ANOMALY_CODES['drift']}, "
             f"(ep_pos + 1) * (1D / ep_len), 0D))")
     b.tmp("value", "double",
@@ -361,7 +375,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
           f" OR issue = {ISSUE_CODES['null_value']}, 0D, 1D))")
     b.col("unit", "string", "k.m_unit")
     b.col("quality_score", "int",
-          f"cast(100D - floor({u_quality} * 12D) - least(floor(age_days * {dbl(1 / 365)}), 8D) * 2D as int)")
+          f"100 - cast(floor({u_quality} * 12D) as int) - age_penalty")
     b.col("device_status", "string",
           f"IF(in_maintenance, 'Maintenance', IF(anomaly = {ANOMALY_CODES['dropout']}, 'Offline', 'Online'))")
     b.col("is_anomaly", "boolean", "anomaly > 0")
