@@ -166,10 +166,15 @@ def sin_cycles(cycles: str) -> str:
     return f"sin({TWO_PI} * (({cycles}) - cast(({cycles}) as long)))"
 
 
+def year_cycles(seconds: str) -> str:
+    """Position in the yearly cycle, in cycles, of epoch seconds: :func:`seasonal_cycle` is its sine."""
+    return f"({seconds} * {_PER_DAY} - 80D) * {dbl(1 / 365.2422)} - 0.05D"
+
+
 def seasonal_cycle(local_s: str, hemisphere: str) -> str:
     """Yearly cycle in [-1, 1]: +1 at the northern midsummer (late July, like the seed), flipped
     south of the equator (``hemisphere`` is +1 or -1)."""
-    return f"({hemisphere} * {sin_cycles(f'({local_s} * {_PER_DAY} - 80D) * {dbl(1 / 365.2422)} - 0.05D')})"
+    return f"({hemisphere} * {sin_cycles(year_cycles(local_s))})"
 
 
 def daily_cycle(local_s: str) -> str:

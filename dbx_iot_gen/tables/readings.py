@@ -27,7 +27,7 @@ from dbx_iot_gen.catalog import CITIES, CLIMATE, METRICS, REFERENCE_SWING
 from dbx_iot_gen.config import ANOMALY_TYPES, IoTConfig
 from dbx_iot_gen.fleet import PROFILES, FleetLayout
 from dbx_iot_gen.lifecycle import Lifecycle
-from dbx_iot_gen.patterns import TWO_PI, LocalTime, seasonal_cycle, slow_wander
+from dbx_iot_gen.patterns import TWO_PI, LocalTime, seasonal_cycle, slow_wander, year_cycles
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, split_uniform, sql_str
 from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, Blocking, ColumnDef, SpecBuilder, partitions_for, replay
 
@@ -264,7 +264,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         # offset by the one change it may have within the block. (A realtime row's time is not its
         # tick's: all computed for each row there.)
         t0 = f"({int(config.start.timestamp())}L + slot * {config.reading_cadence_seconds * slot}L)"
-        phase = f"({t0} * {dbl(1 / 86400)} - 80D) * {dbl(1 / 365.2422)} - 0.05D"
+        phase = year_cycles(t0)
         b.block("season_phase", "double", f"{TWO_PI} * (({phase}) - cast(({phase}) as long))", alias=False)
         since_day = f"cast({t0} - {start_day_s}L as double)"
         for i, phase0 in ((1, c_phase1), (2, c_phase2)):
