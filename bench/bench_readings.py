@@ -5,9 +5,16 @@ In one process, for N rows (default 10 million), it times
   (a0) the same, clean: no anomalies, no data-quality problems (what they cost),
   (b) the same schema as plain hash expressions on ``spark.range`` (the baseline),
   (c) the seed's readings spec (001_ee5f8fcb3a0763fd.txt) as written,
-once with a no-op sink and once writing Delta, and prints rows per second, a/b and a/c.
+once with a no-op sink and once writing Delta, and prints rows per second (medians) and a/b, a0/b
+and a/c (medians of each round's ratio).
 
-    python bench/bench_readings.py --rows 10000000 --repeat 3
+Each case first runs ``--warmup`` times untimed: the JVM compiles the generated code, then
+recompiles it as rare branches (an anomaly, a late reading, a block at the table's end) are first
+taken; the library's readings need about three runs to settle (here 3.4, 1.07, 1.00, then 0.80 s),
+the baseline one. Then ``--repeat`` rounds each run every case once, interleaved, so that a change
+in a shared machine's speed hits all cases alike.
+
+    python bench/bench_readings.py --rows 10000000 --repeat 5 --warmup 3
 
 Not a test: numbers on shared 2-core machines are noisy; quote medians and ratios.
 """
@@ -88,20 +95,17 @@ def seed_readings(spark: SparkSession, rows: int, partitions: int) -> DataFrame:
     )
 
 
-def _time(write: Callable[[], None], repeat: int) -> float:
-    write()  # warm-up: codegen, JIT
-    runs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        write()
-        runs.append(time.perf_counter() - t0)
-    return statistics.median(runs)
+def _seconds(write: Callable[[], None]) -> float:
+    t0 = time.perf_counter()
+    write()
+    return time.perf_counter() - t0
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5, help="timed rounds; each round runs every case once")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed runs of each case first (JIT)")
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--skip-seed", action="store_true", help="leave out (c), the slow seed spec")
     parser.add_argument("--sinks", default="noop,delta", help="comma-separated: noop, delta")
@@ -116,10 +120,11 @@ def main(argv: list[str] | None = None) -> None:
     }
     if not args.skip_seed:
         cases["c seed"] = lambda: seed_readings(spark, args.rows, args.partitions)
-    results: dict[tuple[str, str], float] = {}
     counts = {name: make().count() for name, make in cases.items()}
+    rates: dict[tuple[str, str], list[float]] = {}  # rows per second of each timed run
     with tempfile.TemporaryDirectory() as tmp:
         for sink in sinks:
+            writers: dict[str, Callable[[], None]] = {}
             for name, make in cases.items():
                 df = make()
                 if sink == "noop":
@@ -130,20 +135,31 @@ def main(argv: list[str] | None = None) -> None:
 
                     def write(df: DataFrame = df, path: str = path) -> None:
                         df.write.format("delta").mode("overwrite").save(path)
-                seconds = _time(write, args.repeat)
-                results[(sink, name)] = counts[name] / seconds
-                print(f"{sink:5s}  {name:10s}  {counts[name]:>11,d} rows  {seconds:7.2f} s (median)  "
-                      f"{counts[name] / seconds / 1e6:6.2f} M rows/s", flush=True)
+                writers[name] = write
+                for _ in range(args.warmup):
+                    write()
+            # interleaved rounds: a drift of a shared machine's speed hits every case alike
+            for _ in range(args.repeat):
+                for name, write in writers.items():
+                    rates.setdefault((sink, name), []).append(counts[name] / _seconds(write))
+            for name in cases:
+                rate = statistics.median(rates[(sink, name)])
+                print(f"{sink:5s}  {name:10s}  {counts[name]:>11,d} rows  {counts[name] / rate:7.2f} s (median)  "
+                      f"{rate / 1e6:6.2f} M rows/s", flush=True)
+
+    def ratio(sink: str, x: str, y: str) -> float:  # median of the rounds' ratios
+        return statistics.median(p / q for p, q in zip(rates[(sink, x)], rates[(sink, y)], strict=True))
+
     print()
     print("| sink | a library (M rows/s) | a0 clean | b baseline | c seed | a/b | a0/b | a/c |")
     print("|---|---|---|---|---|---|---|---|")
     for sink in sinks:
-        a, a0, b = (results[(sink, k)] for k in ("a library", "a0 clean", "b baseline"))
-        c = results.get((sink, "c seed"))
-        c_txt = f"{c / 1e6:.2f}" if c else "-"
-        ac = f"{a / c:.1f}" if c else "-"
+        a, a0, b = (statistics.median(rates[(sink, k)]) for k in ("a library", "a0 clean", "b baseline"))
+        seed = (sink, "c seed") in rates
+        c_txt = f"{statistics.median(rates[(sink, 'c seed')]) / 1e6:.2f}" if seed else "-"
+        ac = f"{ratio(sink, 'a library', 'c seed'):.1f}" if seed else "-"
         print(f"| {sink} | {a / 1e6:.2f} | {a0 / 1e6:.2f} | {b / 1e6:.2f} | {c_txt} "
-              f"| {a / b:.2f} | {a0 / b:.2f} | {ac} |")
+              f"| {ratio(sink, 'a library', 'b baseline'):.2f} | {ratio(sink, 'a0 clean', 'b baseline'):.2f} | {ac} |")
 
 
 if __name__ == "__main__":
