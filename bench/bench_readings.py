@@ -95,6 +95,13 @@ def seed_readings(spark: SparkSession, rows: int, partitions: int) -> DataFrame:
     )
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _seconds(write: Callable[[], None]) -> float:
     t0 = time.perf_counter()
     write()
@@ -103,14 +110,16 @@ def _seconds(write: Callable[[], None]) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--repeat", type=int, default=5, help="timed rounds; each round runs every case once")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed runs of each case first (JIT)")
-    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--rows", type=_positive, default=10_000_000)
+    parser.add_argument("--repeat", type=_positive, default=5, help="timed rounds; each round runs every case once")
+    parser.add_argument("--warmup", type=_positive, default=3, help="untimed runs of each case first (JIT)")
+    parser.add_argument("--partitions", type=_positive, default=4)
     parser.add_argument("--skip-seed", action="store_true", help="leave out (c), the slow seed spec")
     parser.add_argument("--sinks", default="noop,delta", help="comma-separated: noop, delta")
     args = parser.parse_args(argv)
     sinks = args.sinks.split(",")
+    if unknown := [s for s in sinks if s not in ("noop", "delta")]:
+        parser.error(f"argument --sinks: unknown sink {unknown[0]!r}; accepted: noop, delta")
     spark = get_spark("dbx-iot-gen-bench")
     clean = {"quality": {"clean": True}, "anomalies": {f"{k}_rate": 0.0 for k in ANOMALY_TYPES}}
     cases = {
