@@ -77,13 +77,17 @@ class LocalTime:
 
     def offset_seconds(self, epoch_s: str, city_idx: str) -> str:
         """UTC offset in seconds of the city's zone at ``epoch_s`` (bigint seconds)."""
-        n = len(CITIES)
+        return f"element_at({self._offset_table()}, {self._index(epoch_s, city_idx)})"
+
+    def _offset_table(self) -> str:
         flat = [seg[tz] for seg in self.offsets for tz in _CITY_TZ]  # one row of cities per segment
-        table = f"array({', '.join(map(str, flat))})"
+        return f"array({', '.join(map(str, flat))})"
+
+    def _index(self, epoch_s: str, city_idx: str) -> str:
+        # 1-based place of (segment of epoch_s, city) in the tables of segments x cities
         if not self.cuts:
-            return f"element_at({table}, {city_idx} + 1)"
-        segment = self._segment(epoch_s, 0, len(self.cuts))
-        return f"element_at({table}, {segment} * {n} + {city_idx} + 1)"
+            return f"{city_idx} + 1"
+        return f"{self._segment(epoch_s, 0, len(self.cuts))} * {len(CITIES)} + {city_idx} + 1"
 
     def _segment(self, epoch_s: str, lo: int, hi: int) -> str:
         # nested IFs: a binary search over the cut points, O(log n) per row
@@ -103,8 +107,7 @@ class LocalTime:
         Example:
             >>> before, change, after = LocalTime(IoTConfig.preset("tiny")).block_offsets("t0", "city_idx", 3600)
         """
-        n_zones, n = len(_TIMEZONES), len(CITIES)
-        for z in range(n_zones):
+        for z in range(len(_TIMEZONES)):
             changes = [self.starts[j] for j in range(1, len(self.starts))
                        if self.offsets[j][z] != self.offsets[j - 1][z]]
             if any(b - a <= span_s for a, b in itertools.pairwise(changes)):
@@ -117,10 +120,10 @@ class LocalTime:
                 j = next((j for j in range(s + 1, len(self.offsets)) if self.offsets[j][tz] != seg[tz]), None)
                 change_at.append(never if j is None else self.starts[j])
                 after.append(seg[tz] if j is None else self.offsets[j][tz])
-        before = self.offset_seconds(t0, city_idx)
+        index = self._index(t0, city_idx)  # the same place in the three tables
+        before = f"element_at({self._offset_table()}, {index})"
         if not self.cuts:
             return before, f"{never}L", before
-        index = f"{self._segment(t0, 0, len(self.cuts))} * {n} + {city_idx} + 1"
         return (before, f"element_at(array({', '.join(f'{c}L' for c in change_at)}), {index})",
                 f"element_at(array({', '.join(map(str, after))}), {index})")
 
