@@ -27,7 +27,7 @@ from dbx_iot_gen.catalog import CITIES, CLIMATE, METRICS, REFERENCE_SWING
 from dbx_iot_gen.config import ANOMALY_TYPES, IoTConfig
 from dbx_iot_gen.fleet import PROFILES, FleetLayout
 from dbx_iot_gen.lifecycle import Lifecycle
-from dbx_iot_gen.patterns import TWO_PI, LocalTime, seasonal_cycle, slow_wander, year_cycles
+from dbx_iot_gen.patterns import TWO_PI, LocalTime, daily_cycle, seasonal_cycle, slow_wander, year_cycles
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, split_uniform, sql_str
 from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, Blocking, ColumnDef, SpecBuilder, partitions_for, replay
 
@@ -317,7 +317,6 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         b.tmp("local_s", "long", "epoch_s + IF(epoch_s < k.offset_change, k.utc_offset, k.offset_after)")
     else:
         b.tmp("local_s", "long", f"coalesce({local_time.local_seconds('epoch_s', 'city_idx')}, epoch_s)")
-    b.tmp("day_s", "long", "coalesce(pmod(local_s, 86400L), 0L)")
     # one lookup by profile and local hour of the week (1970-01-01 was a Thursday: hour 72 of its
     # week) gives the schedule factor, NaN in maintenance
     hour_of_week = "cast(coalesce(pmod(coalesce(local_s div 3600L, 0L) + 72L, 168L), 0L) as int)"
@@ -343,7 +342,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     # code in two methods
     b.explode("copy", f"IF(registered, IF(issue = {ISSUE_CODES['duplicate']}, array(0, 1), array(0)), array())")
 
-    daily = f"k.daily_amp * sin(6.283185307179586D * (day_s * {dbl(1 / 3600)} - 9D) * {dbl(1 / 24)})"
+    daily = f"k.daily_amp * {daily_cycle('local_s')}"
     # the true value: level, schedule, cycles, wander and drift (noise and faults come after)
     if realtime:
         b.tmp("age_days", "double", f"k.install_days + (epoch_s - {start_day_s}L) * {dbl(1 / 86400)}")
