@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -16,7 +18,7 @@ from dbx_iot_gen.catalog import CITIES
 from dbx_iot_gen.config import IoTConfig, PatternConfig
 from dbx_iot_gen.rand import dbl
 
-__all__ = ["LocalTime", "business_schedule", "daily_cycle", "seasonal_cycle", "slow_wander"]
+__all__ = ["BlockPolynomial", "LocalTime", "business_schedule", "daily_cycle", "seasonal_cycle", "slow_wander"]
 
 TWO_PI = "6.283185307179586D"
 _TIMEZONES = tuple(sorted({c.timezone for c in CITIES}))
@@ -182,7 +184,12 @@ def seasonal_cycle(local_s: str, hemisphere: str) -> str:
 
 def daily_cycle(local_s: str) -> str:
     """Daily cycle in [-1, 1]: coolest before dawn, warmest mid-afternoon (the seed's phase)."""
-    return f"sin({TWO_PI} * ({hour_of_day(local_s)} - 9D) * {dbl(1 / 24)})"
+    return f"sin({daily_angle(local_s)})"
+
+
+def daily_angle(local_s: str) -> str:
+    """The angle whose sine is :func:`daily_cycle`; it grows by ``2 pi / 86400`` a second."""
+    return f"{TWO_PI} * ({hour_of_day(local_s)} - 9D) * {dbl(1 / 24)}"
 
 
 def slow_wander(seconds: str, phase1: str, phase2: str, rate1: str, rate2: str) -> str:
@@ -218,3 +225,78 @@ def city_string(city_idx: str, attribute: str) -> str:
     """A string attribute of ``CITIES`` (name, region, country, timezone) by city index expression."""
     values = ", ".join("'" + getattr(c, attribute).replace("'", "\\'") + "'" for c in CITIES)
     return f"element_at(array({values}), {city_idx} + 1)"
+
+
+@dataclass(frozen=True)
+class BlockPolynomial:
+    """A smooth function of the seconds ``x`` since a block's start, on ``[0, length]``, replaced
+    by the polynomial that takes its values at Chebyshev nodes: computed once per block, the
+    sines it holds cost a few multiplications per row instead of a sine each.
+
+    :meth:`for_sines` picks the lowest degree whose error bound, for sinusoids of at most the
+    given rates, is within ``tolerance`` of their amplitudes: a sinusoid of amplitude ``A`` and
+    angular rate ``w`` differs from its interpolant by at most
+    ``A (w length / 2) ** (n + 1) / (2 ** n (n + 1)!)``. Linear terms come out exact.
+
+    Example:
+        >>> fit = BlockPolynomial.for_sines(19_203, rates=(1 / 21_600, 1 / 86_400))
+        >>> fit.degree, len(fit.nodes)
+        (7, 8)
+        >>> fit.evaluate(fit.coefficients([f"v{j}" for j in range(8)]), "x").count("*") > 8
+        True
+    """
+
+    length: float
+    nodes: tuple[float, ...]  # where to evaluate the function, in [0, length]
+    weights: tuple[tuple[float, ...], ...]  # [i][j]: weight of node j's value in the coefficient of u ** i
+
+    @property
+    def degree(self) -> int:
+        """Degree of the polynomial."""
+        return len(self.nodes) - 1
+
+    @staticmethod
+    def error_bound(length: float, rates: tuple[float, ...], degree: int) -> float:
+        """Largest error of the interpolant of degree ``degree`` for sinusoids of unit amplitude
+        and the given rates (cycles per second), summed over them."""
+        n = degree
+        return sum((math.pi * r * length) ** (n + 1) / (2**n * math.factorial(n + 1)) for r in rates)
+
+    @classmethod
+    def for_sines(cls, length: float, rates: tuple[float, ...], tolerance: float = 1e-3,
+                  max_degree: int = 12) -> BlockPolynomial | None:
+        """The fit of lowest degree (at least 1) within ``tolerance``; None if that needs more
+        than ``max_degree`` (then compute the sines)."""
+        degree = next((n for n in range(1, max_degree + 1) if cls.error_bound(length, rates, n) <= tolerance), None)
+        return None if degree is None else cls.of_degree(length, degree)
+
+    @classmethod
+    def of_degree(cls, length: float, degree: int) -> BlockPolynomial:
+        """The interpolant of degree ``degree`` at the Chebyshev nodes of ``[0, length]``."""
+        n = degree
+        angles = [(2 * j + 1) * math.pi / (2 * (n + 1)) for j in range(n + 1)]
+        nodes = tuple((math.cos(a) + 1) * length / 2 for a in angles)
+        # monomial coefficients of the Chebyshev polynomials T_0 .. T_n
+        cheb: list[list[float]] = [[1.0] + [0.0] * n, [0.0, 1.0] + [0.0] * (n - 1)][: n + 1]
+        for k in range(2, n + 1):
+            cheb.append([2 * (cheb[k - 1][i - 1] if i else 0.0) - cheb[k - 2][i] for i in range(n + 1)])
+        # value at node j -> Chebyshev coefficient k (discrete orthogonality) -> coefficient of u ** i
+        weights = tuple(
+            tuple(sum(cheb[k][i] * (1 if k == 0 else 2) / (n + 1) * math.cos(k * a) for k in range(n + 1))
+                  for a in angles)
+            for i in range(n + 1)
+        )
+        return cls(float(length), nodes, weights)
+
+    def coefficients(self, values: list[str]) -> list[str]:
+        """SQL for the coefficients of ``u ** 0 .. u ** n`` from the SQL values at the nodes."""
+        return [" + ".join(f"{dbl(w)} * ({v})" for w, v in zip(row, values, strict=True)) for row in self.weights]
+
+    def evaluate(self, coefficients: list[str], x: str) -> str:
+        """SQL for the polynomial at ``x`` seconds since the block's start (Horner's rule in
+        ``u = 2 x / length - 1``, which lies in [-1, 1])."""
+        u = f"({x} * {dbl(2 / self.length)} - 1D)"
+        out = coefficients[-1]
+        for c in reversed(coefficients[:-1]):
+            out = f"({out}) * {u} + {c}"
+        return f"({out})"

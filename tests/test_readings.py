@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -12,8 +14,10 @@ from pyspark.sql import functions as F
 
 from dbx_iot_gen import IoTConfig, devices, devices_spec, locations_spec, readings_at, readings_spec
 from dbx_iot_gen.catalog import CITIES, DEVICE_TYPES, METRICS
-from dbx_iot_gen.fleet import FleetLayout
-from dbx_iot_gen.patterns import LocalTime
+from dbx_iot_gen.fleet import PROFILES, FleetLayout
+from dbx_iot_gen.patterns import BlockPolynomial, LocalTime
+from dbx_iot_gen.tables._spec import replay
+from dbx_iot_gen.tables.readings import CYCLES_TOLERANCE, profile_parameters, reading_defs
 
 from .conftest import show
 
@@ -235,3 +239,66 @@ def test_blocks_and_single_rows_agree(spark, tiny):
     assert_df_equality(batch.orderBy("reading_id"), single.orderBy("reading_id"), ignore_nullable=True)
     # every registered reading of the grid, and no other: none lost or added at a block's edges
     assert readings_at(spark, tiny, spark.range(FleetLayout(tiny).reading_rows)).count() == batch.count()
+
+
+@pytest.mark.parametrize("length", [1_000, 19_203, 38_403])
+def test_block_polynomial_is_within_its_error_bound(length):
+    """The polynomial through a block's Chebyshev nodes stays within its stated bound for any sum of
+    sinusoids of at most the given rates, is exact for a line, and has the lowest such degree."""
+    rates = (1 / 21_600, 1 / 172_800, 1 / 86_400)
+    fit = BlockPolynomial.for_sines(length, rates, tolerance=1e-3)
+    assert fit is not None
+    assert BlockPolynomial.error_bound(length, rates, fit.degree) <= 1e-3
+    assert fit.degree == 1 or BlockPolynomial.error_bound(length, rates, fit.degree - 1) > 1e-3
+    rnd = random.Random(length)
+    for _ in range(50):
+        parts = [(rnd.uniform(0.1, 10), rnd.uniform(r / 5, r), rnd.random()) for r in rates]
+        line = (rnd.uniform(-5, 5), rnd.uniform(-1e-3, 1e-3))
+
+        def f(x: float, parts=parts, line=line) -> float:
+            return line[0] + line[1] * x + sum(a * math.sin(2 * math.pi * (p + r * x)) for a, r, p in parts)
+
+        coef = [sum(w * f(x) for w, x in zip(row, fit.nodes, strict=True)) for row in fit.weights]
+        bound = sum(a * BlockPolynomial.error_bound(length, (r,), fit.degree) for a, r, _ in parts)
+        for t in range(201):
+            x = length * t / 200
+            u = 2 * x / length - 1
+            assert abs(sum(c * u**i for i, c in enumerate(coef)) - f(x)) <= bound + 1e-9
+    line_fit = [sum(w * (3 + 0.5 * x) for w, x in zip(row, fit.nodes, strict=True)) for row in fit.weights]
+    assert line_fit[0] == pytest.approx(3 + 0.25 * length) and line_fit[1] == pytest.approx(0.25 * length)
+    assert all(abs(c) < 1e-9 * length for c in line_fit[2:])
+    # too long a block for max_degree: no fit (the rows compute their sines)
+    assert BlockPolynomial.for_sines(200_000, rates, tolerance=1e-3, max_degree=12) is None
+
+
+@pytest.mark.parametrize("when", ["tiny", "dst"])
+def test_value_cycles_from_block_polynomial_stay_within_tolerance(spark, tiny, when):
+    """Batch builds take the value's cycles (trend, wander, daily cycle) from one polynomial per
+    block; against each row's own sines the value moves by at most CYCLES_TOLERANCE of the
+    cycles' amplitudes (times the malfunction factor), also for rows after a change of UTC offset
+    inside their block (the "dst" range holds US and European changes), and nothing else moves."""
+    cfg = tiny if when == "tiny" else tiny.replace(
+        n_locations=50, start=datetime(2024, 3, 9, tzinfo=timezone.utc), end=datetime(2024, 3, 11, tzinfo=timezone.utc))
+    ids = spark.range(FleetLayout(cfg).reading_rows)
+    out = {}
+    for exact in (False, True):
+        defs, blocking = reading_defs(spark, cfg, exact_cycles=exact)
+        out[exact] = replay(ids, defs, keep=("k", "epoch_s", "profile"), blocking=blocking).cache()
+    fit, exact = out[False], out[True]
+    assert fit.count() == exact.count() > 0
+    if when == "dst":  # rows after their block's offset change exist, so the correction is tested
+        assert fit.where("epoch_s >= k.offset_change").count() > 0
+    others = [c for c in fit.columns if c not in ("metric_value", "k")]
+    assert_df_equality(fit.select(others), exact.select(others), ignore_row_order=True)
+    profiles, _ = profile_parameters(cfg)
+    amplitude = F.element_at(F.array(*[F.lit(p.wander + abs(p.daily)) for p in profiles]), F.col("profile") + 1)
+    factor = F.when(F.col("quality_issue") == "out_of_range", cfg.quality.out_of_range_factor).otherwise(1.0)
+    joined = fit.alias("f").join(exact.alias("e"), "id").select(
+        "f.profile", "f.quality_issue", (F.col("f.metric_value") - F.col("e.metric_value")).alias("diff"),
+        F.col("f.metric_value").isNull().alias("f_null"), F.col("e.metric_value").isNull().alias("e_null"))
+    assert joined.where("f_null <> e_null").count() == 0
+    too_far = joined.where(F.abs("diff") > amplitude * factor * CYCLES_TOLERANCE + 1e-9)
+    assert too_far.count() == 0, show(too_far)
+    # the polynomial is in use: values differ somewhere, though little
+    assert joined.where(F.abs("diff") > 1e-12).count() > 0
+    assert len(profiles) == len(PROFILES)

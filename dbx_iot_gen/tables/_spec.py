@@ -185,6 +185,15 @@ class SpecBuilder:
         self.blocking.defs.append(ColumnDef(name, dtype, expr, True))
         return self.tmp(name, None, f"_blk_{name}") if alias else self
 
+    def block_barrier(self) -> SpecBuilder:
+        """Split the generated code of the block columns here: the block columns before and after
+        go into separate methods (a one-row Generate; see :meth:`explode`)."""
+        if self.blocking is None:
+            raise ValueError("block columns need a SpecBuilder with blocking")
+        n = sum(d.is_generator for d in self.blocking.defs)
+        self.blocking.defs.append(ColumnDef(f"split{n}", None, "explode(array(0))", True, is_generator=True))
+        return self
+
     def explode(self, name: str, array_expr: str) -> SpecBuilder:
         """Repeat each row once per element of ``array_expr`` (an intermediate column).
 

@@ -27,7 +27,16 @@ from dbx_iot_gen.catalog import CITIES, CLIMATE, METRICS, REFERENCE_SWING
 from dbx_iot_gen.config import ANOMALY_TYPES, IoTConfig
 from dbx_iot_gen.fleet import PROFILES, FleetLayout
 from dbx_iot_gen.lifecycle import Lifecycle
-from dbx_iot_gen.patterns import TWO_PI, LocalTime, daily_cycle, seasonal_cycle, slow_wander, year_cycles
+from dbx_iot_gen.patterns import (
+    TWO_PI,
+    BlockPolynomial,
+    LocalTime,
+    daily_angle,
+    daily_cycle,
+    seasonal_cycle,
+    slow_wander,
+    year_cycles,
+)
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, split_uniform, sql_str
 from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, Blocking, ColumnDef, SpecBuilder, partitions_for, replay
 
@@ -42,6 +51,14 @@ READING_COLUMNS = (
 ANOMALY_CODES = {kind: i + 1 for i, kind in enumerate(ANOMALY_TYPES)}
 ISSUE_ORDER = ("null_value", "out_of_range", "duplicate", "late_arrival")
 ISSUE_CODES = {issue: i + 1 for i, issue in enumerate(ISSUE_ORDER)}
+
+# Rates of the slow wander's two sinusoids: one cycle in 6 to 30 hours, and in 2 to 7 days (cycles
+# per second)
+_WANDER_RATES = ((1 / 108000, 1 / 21600), (1 / 604800, 1 / 172800))
+# Largest error of the per-block polynomial of the value's cycles (batch builds), as a share of
+# their amplitudes: far below each metric's noise.
+CYCLES_TOLERANCE = 1e-3
+_PER_METHOD = 8
 
 # Annual mean outdoor temperature of each city, and its seasonal swing relative to the seed's.
 _CITY_MEAN_TEMP = tuple(CLIMATE[c.name][0] for c in CITIES)
@@ -154,10 +171,13 @@ def readings_at(spark: SparkSession, config: IoTConfig, ids: DataFrame, *, keep:
     return replay(ids, b.defs, keep=keep, where="registered" if registered_only else None, blocking=b.blocking)
 
 
-def reading_defs(spark: SparkSession, config: IoTConfig) -> tuple[list[ColumnDef], Blocking]:
-    """The column definitions of ``sensor_readings`` and its blocking (for tests and tools)."""
+def reading_defs(spark: SparkSession, config: IoTConfig, *,
+                 exact_cycles: bool = False) -> tuple[list[ColumnDef], Blocking]:
+    """The column definitions of ``sensor_readings`` and its blocking (for tests and tools);
+    ``exact_cycles``: each row computes the sines of its value's cycles (the table itself takes
+    them from a polynomial per block, within :data:`CYCLES_TOLERANCE`)."""
     b = _builder(spark, config, 1, 1)
-    _add_reading_columns(b, config)
+    _add_reading_columns(b, config, exact_cycles=exact_cycles)
     assert b.blocking is not None
     return b.defs, b.blocking
 
@@ -168,7 +188,8 @@ def _builder(spark: SparkSession, config: IoTConfig, rows: int, partitions: int)
     return SpecBuilder(spark, "sensor_readings", rows, partitions, config.seed, blocking=blocking)
 
 
-def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = False) -> None:
+def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = False,
+                         exact_cycles: bool = False) -> None:
     layout = FleetLayout(config)
     rnd = Randomness(config.seed, "sensor_readings")
     local_time = LocalTime(config)
@@ -236,9 +257,8 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         "fault": f"{size} * IF(ep_kind = {ANOMALY_CODES['spike']}, {dbl(anomalies.spike_magnitude)}, "
                      f"{dbl(anomalies.drift_magnitude)})",
         "daily_amp": f"{c}.daily",
-        # rates of one cycle in 6 to 30 hours and in 2 to 7 days (cycles per second)
-        "wander_rate1": f"{dbl(1 / 108000)} + {dbl(1 / 21600 - 1 / 108000)} * {c_period1}",
-        "wander_rate2": f"{dbl(1 / 604800)} + {dbl(1 / 172800 - 1 / 604800)} * {c_period2}",
+        **{f"wander_rate{i}": f"{dbl(lo)} + {dbl(hi - lo)} * {u_period}"
+           for i, ((lo, hi), u_period) in enumerate(zip(_WANDER_RATES, (c_period1, c_period2)), start=1)},
         "noise_amp": f"{c}.noise",
         "low": f"{c}.low",
         "high": f"{c}.high",
@@ -247,6 +267,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         "m_unit": f"element_at(array({', '.join(sql_str(m.unit) for m in metrics)}), profile + 1)",
     }
     install_days = f"cast({layout.install_days_before_start('device_id', 'device_h')} as double)"
+    fit: BlockPolynomial | None = None
     if realtime:
         terms |= {
             "season_amp": f"{c}.season * {city_season}",
@@ -290,11 +311,41 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         offsets = local_time.block_offsets(t0, "city_idx", span_s)
         if offsets is not None:
             terms |= dict(zip(("utc_offset", "offset_change", "offset_after"), offsets, strict=True))
+            # the daily cycle's angle at the block's start, at the block's first UTC offset
+            terms["daily0"] = daily_angle(f"({t0} + {offsets[0]})")
+        # The value's cycles (the yearly trend, the wander and, if the UTC offset is per block, the
+        # daily cycle) as one polynomial of the seconds since the block's start, from their
+        # values at a few points of the block: no sine per row.
+        rates = (*(hi for _, hi in _WANDER_RATES), *((1 / 86400,) if offsets is not None else ()))
+        fit = None if exact_cycles else BlockPolynomial.for_sines(span_s, rates, CYCLES_TOLERANCE)
     b.block("coef", None, coef, alias=False)
     # What each reading needs of its block, in one struct: whole-stage codegen passes every column
     # that crosses a Generate as a parameter of a method, and C2 refuses to compile a method with
     # that many ("unsupported calling sequence": it then runs 3 times slower).
     b.block("k", None, f"named_struct({', '.join(f'{sql_str(n)}, {e}' for n, e in terms.items())})")
+
+    def cycles(x: str, daily: str) -> str:  # the value's smooth terms but its level, x seconds into the block
+        return (f"k.trend0 + k.trend1 * {x} + {daily}"
+                f" + k.wander_a1 * sin({TWO_PI} * (k.wander0_1 + k.wander_rate1 * {x}))"
+                f" + k.wander_a2 * sin({TWO_PI} * (k.wander0_2 + k.wander_rate2 * {x}))")
+
+    def block_daily(x: str) -> str:  # the daily cycle at the block's first UTC offset
+        return f"k.daily_amp * sin(k.daily0 + {dbl(2 * math.pi / 86400)} * {x})"
+
+    if fit is not None:
+        # a few values or coefficients per generated method (it would pass the JIT's size limit)
+        for j, x in enumerate(fit.nodes):
+            if j % _PER_METHOD == 0:
+                b.block_barrier()
+            b.block(f"cycles_at{j}", "double", cycles(dbl(x), block_daily(dbl(x)) if "daily0" in terms else "0D"),
+                    alias=False)
+        coefficients = fit.coefficients([f"cycles_at{j}" for j in range(len(fit.nodes))])
+        for i, e in enumerate(coefficients):
+            if i % _PER_METHOD == 0:
+                b.block_barrier()
+            b.block(f"poly_c{i}", "double", e, alias=False)
+        fields = ", ".join(f"'c{i}', poly_c{i}" for i in range(len(coefficients)))
+        b.block("poly", None, f"named_struct({fields})")
     b.tmp("ep_offset", "double", "k.fault")
 
     # then for each reading
@@ -353,12 +404,16 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
               f"k.level * sched + k.season_amp * season + k.season_abs * abs(season) + {daily}"
               f" + k.wander_amp * {wander} + k.drift_rate * age_days")
         b.tmp("age_penalty", "int", f"cast(least(floor(age_days * {dbl(1 / 365)}), 8L) * 2L as int)")
+    elif fit is None:
+        # the wander's phases are block-relative: its sines need no argument reduction
+        b.tmp("smooth", "double", f"k.level * sched + {cycles('dt', daily)}")
+        b.tmp("age_penalty", "int", "k.years_off")
     else:
-        # a block spans less than one cycle of the fastest wander: no reduction needed
-        b.tmp("smooth", "double",
-              f"k.level * sched + k.trend0 + k.trend1 * dt + {daily}"
-              f" + k.wander_a1 * sin({TWO_PI} * (k.wander0_1 + k.wander_rate1 * dt))"
-              f" + k.wander_a2 * sin({TWO_PI} * (k.wander0_2 + k.wander_rate2 * dt))")
+        poly = fit.evaluate([f"poly.c{i}" for i in range(len(fit.nodes))], "dt")
+        # rows after the block's UTC offset change (a few blocks a year) correct the daily cycle
+        daily_fix = (f" + IF(epoch_s < k.offset_change, 0D, {daily} - {block_daily('dt')})" if "daily0" in terms
+                     else f" + {daily}")
+        b.tmp("smooth", "double", f"k.level * sched + {poly}{daily_fix}")
         b.tmp("age_penalty", "int", "k.years_off")
     ramp = (f"IF(anomaly = {ANOMALY_CODES['spike']}, 1D, IF(anomaly = {ANOMALY_CODES['drift']}, "
             f"(ep_pos + 1) * (1D / ep_len), 0D))")
