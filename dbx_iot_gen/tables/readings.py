@@ -332,19 +332,19 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     def block_daily(x: str) -> str:  # the daily cycle at the block's first UTC offset
         return f"k.daily_amp * sin(k.daily0 + {dbl(2 * math.pi / 86400)} * {x})"
 
-    if fit is not None:
-        # a few values or coefficients per generated method (it would pass the JIT's size limit)
-        for j, x in enumerate(fit.nodes):
-            if j % _PER_METHOD == 0:
-                b.block_barrier()
-            b.block(f"cycles_at{j}", "double", cycles(dbl(x), block_daily(dbl(x)) if "daily0" in terms else "0D"),
-                    alias=False)
-        coefficients = fit.coefficients([f"cycles_at{j}" for j in range(len(fit.nodes))])
-        for i, e in enumerate(coefficients):
+    def block_doubles(prefix: str, exprs: list[str]) -> list[str]:
+        # a few per generated method: all in one would pass the JIT's size limit
+        for i, e in enumerate(exprs):
             if i % _PER_METHOD == 0:
                 b.block_barrier()
-            b.block(f"poly_c{i}", "double", e, alias=False)
-        fields = ", ".join(f"'c{i}', poly_c{i}" for i in range(len(coefficients)))
+            b.block(f"{prefix}{i}", "double", e, alias=False)
+        return [f"{prefix}{i}" for i in range(len(exprs))]
+
+    if fit is not None:
+        values = block_doubles("cycles_at", [cycles(dbl(x), block_daily(dbl(x)) if "daily0" in terms else "0D")
+                                             for x in fit.nodes])
+        coefficients = block_doubles("poly_c", fit.coefficients(values))
+        fields = ", ".join(f"'c{i}', {c}" for i, c in enumerate(coefficients))
         b.block("poly", None, f"named_struct({fields})")
     b.tmp("ep_offset", "double", "k.fault")
 
@@ -407,13 +407,13 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     elif fit is None:
         # the wander's phases are block-relative: its sines need no argument reduction
         b.tmp("smooth", "double", f"k.level * sched + {cycles('dt', daily)}")
-        b.tmp("age_penalty", "int", "k.years_off")
     else:
         poly = fit.evaluate([f"poly.c{i}" for i in range(len(fit.nodes))], "dt")
         # rows after the block's UTC offset change (a few blocks a year) correct the daily cycle
         daily_fix = (f" + IF(epoch_s < k.offset_change, 0D, {daily} - {block_daily('dt')})" if "daily0" in terms
                      else f" + {daily}")
         b.tmp("smooth", "double", f"k.level * sched + {poly}{daily_fix}")
+    if not realtime:
         b.tmp("age_penalty", "int", "k.years_off")
     ramp = (f"IF(anomaly = {ANOMALY_CODES['spike']}, 1D, IF(anomaly = {ANOMALY_CODES['drift']}, "
             f"(ep_pos + 1) * (1D / ep_len), 0D))")
