@@ -18,6 +18,7 @@ __all__ = [
     "City",
     "DeviceType",
     "Metric",
+    "ProductLine",
 ]
 
 
@@ -41,30 +42,62 @@ METRICS: dict[str, Metric] = {
 
 
 @dataclass(frozen=True)
+class ProductLine:
+    """One maker's models of a device type; a model name belongs to one maker only."""
+
+    manufacturer: str
+    models: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DeviceType:
-    """A kind of device: what it measures, who makes it and which models exist."""
+    """A kind of device: what it measures, how it is powered, who makes it and which models exist."""
 
     name: str
     code: str
     metrics: tuple[str, ...]
-    manufacturers: tuple[str, ...]
-    models: tuple[str, ...]
+    lines: tuple[ProductLine, ...]
+    # runs on a battery (it can report Battery Low), rather than on mains power
+    battery_powered: bool
+
+    @property
+    def manufacturers(self) -> tuple[str, ...]:
+        """The makers of this type, in catalog order."""
+        return tuple(line.manufacturer for line in self.lines)
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Every model of this type, maker by maker."""
+        return tuple(m for line in self.lines for m in line.models)
+
+
+def _lines(*lines: tuple[str, tuple[str, ...]]) -> tuple[ProductLine, ...]:
+    return tuple(ProductLine(maker, models) for maker, models in lines)
 
 
 DEVICE_TYPES: tuple[DeviceType, ...] = (
-    DeviceType("Temperature Sensor", "TS", ("temperature",), ("SensorCorp", "IoTech", "Thermatic"),
-               ("TS-100", "TS-220", "TS-350X")),
-    DeviceType("Humidity Sensor", "HS", ("humidity",), ("SensorCorp", "IoTech", "AeroSense"),
-               ("HS-10", "HS-40", "HS-75 Pro")),
-    DeviceType("Pressure Sensor", "PS", ("pressure",), ("SensorCorp", "BaroTech"), ("PS-900", "PS-1100")),
-    DeviceType("Motion Detector", "MD", ("vibration",), ("SmartDevices", "IoTech", "Vibrasense"),
-               ("MD-1", "MD-3 Ultra", "MD-7")),
-    DeviceType("Smart Meter", "SM", ("power",), ("TelcoSystems", "GridLine", "SmartDevices"),
-               ("SM-200", "SM-400", "SM-800")),
-    DeviceType("GPS Tracker", "GT", (), ("TelcoSystems", "FleetTrack"), ("GT-5", "GT-9 LTE")),
-    DeviceType("Camera", "CM", (), ("SmartDevices", "OptiView"), ("CM-1080", "CM-4K")),
-    DeviceType("HVAC Controller", "HV", ("temperature", "power"), ("ClimaSys", "IoTech"),
-               ("HV-20", "HV-45", "HV-90")),
+    DeviceType("Temperature Sensor", "TS", ("temperature",), _lines(
+        ("SensorCorp", ("SC-T100", "SC-T220")), ("IoTech", ("IT-TS3", "IT-TS5 Pro")),
+        ("Thermatic", ("TM-310", "TM-350X"))), battery_powered=True),
+    DeviceType("Humidity Sensor", "HS", ("humidity",), _lines(
+        ("SensorCorp", ("SC-H10", "SC-H40")), ("IoTech", ("IT-HS2",)),
+        ("AeroSense", ("AS-H75 Pro", "AS-H90"))), battery_powered=True),
+    DeviceType("Pressure Sensor", "PS", ("pressure",), _lines(
+        ("SensorCorp", ("SC-P900", "SC-P1100")), ("BaroTech", ("BT-Baro 2", "BT-Baro 4X"))), battery_powered=True),
+    DeviceType("Motion Detector", "MD", ("vibration",), _lines(
+        ("SmartDevices", ("SD-M1", "SD-M3 Ultra")), ("IoTech", ("IT-MD7",)),
+        ("Vibrasense", ("VS-200", "VS-400"))), battery_powered=True),
+    DeviceType("Smart Meter", "SM", ("power",), _lines(
+        ("TelcoSystems", ("TLC-M200", "TLC-M400")), ("GridLine", ("GL-800", "GL-1600")),
+        ("SmartDevices", ("SD-E2",))), battery_powered=False),
+    DeviceType("GPS Tracker", "GT", (), _lines(
+        ("TelcoSystems", ("TLC-G5", "TLC-G9 LTE")), ("FleetTrack", ("FT-Nav 3", "FT-Nav 5"))),
+        battery_powered=True),
+    DeviceType("Camera", "CM", (), _lines(
+        ("SmartDevices", ("SD-C1080", "SD-C4K")), ("OptiView", ("OV-Dome 2", "OV-Bullet 4K"))),
+        battery_powered=False),
+    DeviceType("HVAC Controller", "HV", ("temperature", "power"), _lines(
+        ("ClimaSys", ("CS-20", "CS-45", "CS-90")), ("IoTech", ("IT-HV4",))), battery_powered=False),
 )
 
 # Weights of the eight types in a fleet (the seed lists the types; these shares are ours).

@@ -137,7 +137,8 @@ def generate_iot_demo(
             # the devices table is each device's last change in the CDC just written
             "devices": lambda: devices(spark, config, tables["devices_cdc"]),
             "anomaly_labels": lambda: anomaly_labels(spark, config, episodes),
-            "events": lambda: events(spark, config, episodes),
+            # firmware updates name the release after the device's current one in the CDC just written
+            "events": lambda: events(spark, config, episodes, tables["devices_cdc"]),
             # alerts come from the events just written, not from a second computation of them
             "alerts": lambda: alerts(spark, config, tables["events"]),
         }

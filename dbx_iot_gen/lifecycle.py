@@ -35,26 +35,32 @@ from dbx_iot_gen.rand import Randomness, dbl, salt
 
 __all__ = ["BASE_RELEASES", "Lifecycle", "firmware_releases"]
 
-# Firmware releases a device can start on; each rollout moves it 1 or 2 releases forward.
+# Firmware releases a device can start on (the first ones of its model's train); each rollout
+# moves it 1 or 2 releases forward on the same train.
 BASE_RELEASES = 40
 
 
 _FOREVER = 2**63 - 1  # the largest bigint
 
 
-def firmware_releases(seed: int, count: int) -> list[str]:
-    """``count`` firmware versions in rising order, from 1.0.0: mostly patches, some minor and a few
-    major releases (a pure function of the seed).
+def firmware_releases(seed: int, model: str, count: int) -> list[str]:
+    """The release train of a model: ``count`` firmware versions ``M.m.p`` in strictly rising
+    order, mostly patches, some minor and a few major releases (a pure function of the seed and
+    the model).
+
+    Each model starts at a version of its own hash (major 1 to 4, minor 0 to 9) and draws its own
+    steps, so no two models share a train.
 
     Example:
-        >>> firmware_releases(42, 3)[0]
-        '1.0.0'
+        >>> firmware_releases(42, "SC-T100", 3)
+        ['1.4.0', '1.4.1', '1.4.2']
     """
-    major, minor, patch = 1, 0, 0
+    first = salt(seed, "firmware", model)
+    major, minor, patch = 1 + first % 4, (first >> 8) % 10, 0
     out = []
     for i in range(count):
         out.append(f"{major}.{minor}.{patch}")
-        u = salt(seed, "firmware", str(i)) / 2**63
+        u = salt(seed, "firmware", f"{model}|{i}") / 2**63
         if u < 0.05:
             major, minor, patch = major + 1, 0, 0
         elif u < 0.3:

@@ -48,11 +48,12 @@ def _table(name: str, key: str, comment: str, *columns: tuple[str, str, str]) ->
 # The columns of a device, in devices and in each change of devices_cdc.
 _DEVICE_COLUMNS = (
     ("device_id", "BIGINT", "Device id, unique, from 1000."),
-    ("device_serial", "STRING", "Serial number: DEV- and 8 digits, unique."),
+    ("device_serial", "STRING", "Serial number: DEV- and 8 digits, unique, unrelated between consecutive ids."),
     ("device_type", "STRING", "One of the 8 device types, by weighted quotas."),
     ("manufacturer", "STRING", "Maker; depends on the type."),
-    ("model", "STRING", "Model; depends on the type."),
-    ("firmware_version", "STRING", "Firmware version major.minor.patch; rollouts only move it forward."),
+    ("model", "STRING", "Model; depends on the maker (no model has two makers)."),
+    ("firmware_version", "STRING", "Firmware version major.minor.patch, a release of the model's own train; "
+                                     "rollouts only move it forward on it."),
     ("install_date", "DATE", "Install date, before the data's start."),
     ("location_id", "BIGINT", "Facility of the device (locations.location_id)."),
     ("latitude", "DOUBLE", "Device latitude, within 3 km of its facility."),

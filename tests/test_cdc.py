@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from dbx_iot_gen import IoTConfig
 from dbx_iot_gen.fleet import FleetLayout
-from dbx_iot_gen.lifecycle import Lifecycle
+from dbx_iot_gen.lifecycle import BASE_RELEASES, Lifecycle, firmware_releases
 from dbx_iot_gen.merge import merge_scd1, merge_scd2, read_cdc_batches
 from dbx_iot_gen.output import write_landing
 from dbx_iot_gen.schemas import DEVICE_COLUMNS
@@ -70,6 +70,24 @@ def test_every_change_applies_to_a_device_in_the_right_state(medium_cdc):
         assert changes[-1]["operation"] != "DELETE" or not registered
     assert firmware_updates > 0 and status_updates > 0
     assert len(by_device) == cfg.n_devices, "every device of the period has changes"
+
+
+def test_firmware_stays_on_the_models_train_and_moves_forward(medium_cdc):
+    """Every image's firmware is a release of its model's train; each firmware UPDATE moves the
+    device 1 or 2 releases later on that same train."""
+    cfg, cdc = medium_cdc
+    length = BASE_RELEASES + 2 * cfg.cdc.batches + 1
+    rows = sorted(cdc.select("device_id", "sequence_num", "model", "firmware_version", "operation").collect())
+    positions = {}
+    for r in rows:
+        train = firmware_releases(cfg.seed, r["model"], length)
+        assert r["firmware_version"] in train, f"firmware off its model's train: {r}"
+        positions[r["device_id"], r["sequence_num"]] = train.index(r["firmware_version"])
+    moves = [(r, positions[r["device_id"], r["sequence_num"]] - positions[r["device_id"], r["sequence_num"] - 1])
+             for r in rows if r["sequence_num"] > 1]
+    wrong = [(r, step) for r, step in moves if step not in (0, 1, 2) or (step and r["operation"] != "UPDATE")]
+    assert not wrong, f"firmware moved backwards, too far or outside an UPDATE: {wrong[:10]}"
+    assert sum(step > 0 for _, step in moves) > 20, "rollouts happen"
 
 
 def test_batches_follow_the_operation_weights_and_their_windows(medium_cdc):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections import Counter, defaultdict
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 from pyspark.sql import functions as F
@@ -11,6 +13,8 @@ from pyspark.sql import functions as F
 from dbx_iot_gen import IoTConfig, devices_spec, locations_spec
 from dbx_iot_gen.catalog import CITIES, DEVICE_STATUS_WEIGHTS, DEVICE_STATUSES, DEVICE_TYPES
 from dbx_iot_gen.fleet import FleetLayout
+from dbx_iot_gen.lifecycle import BASE_RELEASES, firmware_releases
+from dbx_iot_gen.rand import Randomness
 
 from .conftest import show
 
@@ -60,13 +64,79 @@ def test_device_ids_serials_types(devices, config):
     assert counts == FleetLayout(config).type_counts
 
 
-def test_makers_models_and_firmware_follow_the_type(devices):
-    by_type = {t.name: t for t in DEVICE_TYPES}
-    for row in devices.select("device_type", "manufacturer", "model").distinct().collect():
-        t = by_type[row["device_type"]]
-        assert row["manufacturer"] in t.manufacturers and row["model"] in t.models, row
+def test_makers_follow_the_type_and_models_the_maker(devices):
+    lines = {(t.name, line.manufacturer): line.models for t in DEVICE_TYPES for line in t.lines}
+    rows = devices.select("device_type", "manufacturer", "model").distinct().collect()
+    wrong = [r for r in rows if r["model"] not in lines.get((r["device_type"], r["manufacturer"]), ())]
+    assert not wrong, f"models outside their maker's line for the type: {wrong}"
+    assert len(rows) == sum(map(len, lines.values())), "every model of every line is in a 3,000-device fleet"
     bad = devices.where(~F.col("firmware_version").rlike(r"^[0-9]+\.[0-9]+\.[0-9]+$"))
     assert bad.count() == 0, show(bad)
+
+
+def test_no_model_name_belongs_to_two_makers_in_the_catalog():
+    makers: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for t in DEVICE_TYPES:
+        assert t.lines and all(line.models for line in t.lines), t.name
+        for line in t.lines:
+            for model in line.models:
+                makers[model].add((t.name, line.manufacturer))
+    shared = {m: sorted(who) for m, who in makers.items() if len(who) > 1}
+    assert not shared, f"models sold under two (type, maker) pairs: {shared}"
+
+
+def test_no_model_name_belongs_to_two_makers_in_the_devices_table(devices):
+    shared = (devices.groupBy("model")
+              .agg(F.countDistinct("manufacturer", "device_type").alias("pairs"),
+                   F.collect_set(F.concat_ws(" / ", "device_type", "manufacturer")).alias("sold_by"))
+              .where("pairs > 1"))
+    assert shared.count() == 0, "models under two makers:" + show(shared)
+
+
+def test_release_trains_rise_and_differ_by_model(config):
+    trains = {m: firmware_releases(config.seed, m, 60) for t in DEVICE_TYPES for m in t.models}
+    for model, train in trains.items():
+        versions = [tuple(int(x) for x in v.split(".")) for v in train]
+        assert all(a < b for a, b in pairwise(versions)), (model, train)
+    assert len({tuple(t) for t in trains.values()}) == len(trains), "two models share a release train"
+    assert len({t[0] for t in trains.values()}) > len(trains) // 2, "most models start on their own version"
+
+
+def test_every_firmware_is_a_release_of_its_models_train(devices, config):
+    rows = devices.select("device_id", "model", "firmware_version").collect()
+    starts = {m: firmware_releases(config.seed, m, BASE_RELEASES) for t in DEVICE_TYPES for m in t.models}
+    wrong = [r for r in rows if r["firmware_version"] not in starts[r["model"]]]
+    assert not wrong, f"firmware off the first {BASE_RELEASES} releases of the model's train: {wrong[:10]}"
+    # the trains are not one shared list: the same position is another version on another model
+    assert len({r["firmware_version"] for r in rows}) > BASE_RELEASES
+
+
+def test_serials_are_not_a_progression_in_the_device_id(devices):
+    rows = sorted((r["device_id"], int(r["device_serial"][4:])) for r in devices.collect())
+    steps = [b[1] - a[1] for a, b in pairwise(rows)]
+    share = len(set(steps)) / len(steps)
+    assert share > 0.9, (f"consecutive ids' serials differ by few distinct steps ({share:.3f}):"
+                         f" {Counter(steps).most_common(5)}")
+
+
+def test_serial_digits_are_roughly_uniform(devices):
+    serials = [r[0][4:] for r in devices.select("device_serial").collect()]
+    for position in (0, 3, 7):  # first, a middle and the last digit
+        counts = Counter(s[position] for s in serials)
+        expected = len(serials) / 10
+        chi2 = sum((counts.get(str(d), 0) - expected) ** 2 / expected for d in range(10))
+        assert chi2 < 30.0, (f"digit {position} of the serials is far from uniform (chi2 {chi2:.1f},"
+                             f" 9 degrees of freedom): {sorted(counts.items())}")
+
+
+def test_serial_permutation_is_a_bijection_of_its_whole_domain(spark, config):
+    """The serial's construction on a 4-digit domain, every key of it: no two keys share a value
+    (the 8-digit serial is the same network on halves of 4 digits instead of 2)."""
+    permuted = spark.range(10**4).selectExpr(
+        "id", f"{Randomness(config.seed, 'devices').permutation('serial', 'id', digits=4)} AS v")
+    stats = permuted.agg(F.min("v"), F.max("v"), F.countDistinct("v")).first()
+    assert tuple(stats) == (0, 10**4 - 1, 10**4), stats
+    assert permuted.where("v = id").count() < 10, "most keys move"
 
 
 def test_positions_have_decimals_and_sit_within_3_km_of_the_facility(devices, locations):

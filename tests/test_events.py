@@ -2,14 +2,56 @@
 
 from __future__ import annotations
 
+import re
+from collections import defaultdict
+
 import pytest
 from pyspark.sql import functions as F
 
-from dbx_iot_gen import alerts, anomaly_labels, events, readings_spec
+from dbx_iot_gen import alerts, anomaly_labels, devices_cdc, devices_spec, events, readings_spec
+from dbx_iot_gen.catalog import DEVICE_TYPES
 from dbx_iot_gen.config import SEVERITIES
+from dbx_iot_gen.lifecycle import BASE_RELEASES, firmware_releases
 from dbx_iot_gen.tables.events import EVENT_TYPES, OFFLINE_READINGS, maintenance_starts
 
 from .conftest import show
+
+# The types that run on a battery (the others are mains powered: HVAC Controller, Smart Meter, Camera).
+BATTERY_POWERED = {"Temperature Sensor", "Humidity Sensor", "Pressure Sensor", "Motion Detector", "GPS Tracker"}
+
+@pytest.fixture(scope="module")
+def background_week(spark, tiny):
+    """400 devices over a week with daily CDC batches; background events only, on half the device-days."""
+    cfg = tiny.replace(n_devices=400, end="2024-03-08T00:00:00", events={"background_per_device_day": 0.5},
+                       anomalies={"spike_rate": 0.0, "dropout_rate": 0.0, "drift_rate": 0.0, "stuck_rate": 0.0},
+                       patterns={"maintenance_windows": []})
+    cdc = devices_cdc(spark, cfg).cache()
+    return cfg, events(spark, cfg, cdc=cdc).cache(), cdc
+
+
+@pytest.fixture(scope="module")
+def firmware_offers(background_week):
+    """Each Firmware Update event with the position on its model's train (from 0) of the release it
+    names, of the device's firmware at its time (the last CDC image by then), and of the newest
+    release any device of the model has in the CDC."""
+    cfg, ev, cdc = background_week
+    length = BASE_RELEASES + 2 * cfg.cdc.batches + 1
+    trains = {m: firmware_releases(cfg.seed, m, length) for t in DEVICE_TYPES for m in t.models}
+    images = defaultdict(list)
+    newest: dict[str, int] = defaultdict(int)
+    for r in cdc.select("device_id", "operation_date", "model", "firmware_version").collect():
+        position = trains[r["model"]].index(r["firmware_version"])
+        images[r["device_id"]].append((r["operation_date"], r["model"], position))
+        newest[r["model"]] = max(newest[r["model"]], position)
+    offers = []
+    for e in ev.where("event_type = 'Firmware Update'").select("device_id", "timestamp", "description").collect():
+        _, model, current = max(i for i in images[e["device_id"]] if i[0] <= e["timestamp"])
+        named = re.fullmatch(rf"Firmware update (\S+) available for device {e['device_id']} \(.+\)", e["description"])
+        version = named.group(1) if named else None
+        offers.append({"event": e, "model": model, "current": current, "newest": newest[model],
+                       "named": trains[model].index(version) if version in trains[model] else None,
+                       "installed": min(images[e["device_id"]])[2]})
+    return offers
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +61,12 @@ def tiny_tables(spark, tiny):
     return readings, anomaly_labels(spark, tiny).cache(), ev, alerts(spark, tiny, ev).cache()
 
 
-def test_event_types_severities_and_handling(tiny_tables):
+def test_event_types_severities_and_handling(tiny_tables, background_week):
     _, _, ev, _ = tiny_tables
-    assert {r[0] for r in ev.select("event_type").distinct().collect()} == set(EVENT_TYPES)
+    # a Firmware Update needs a device behind the newest release of its model in the data; tiny's
+    # 60 devices spread over 37 models, most alone on theirs, so it may have none: the week has many
+    assert {r[0] for r in ev.select("event_type").distinct().collect()} | {"Firmware Update"} == set(EVENT_TYPES)
+    assert background_week[1].where("event_type = 'Firmware Update'").count() > 0
     assert {r[0] for r in ev.select("severity").distinct().collect()} <= set(SEVERITIES)
     wrong = ev.where("resolved and not acknowledged")
     assert wrong.count() == 0, show(wrong)
@@ -92,6 +137,40 @@ def test_background_events_follow_the_severity_weights(spark, tiny):
         assert abs(shares[severity] - weight) < 0.035, shares
     outside = ev.where(f"timestamp < '{cfg.start.isoformat()}' or timestamp >= '{cfg.end.isoformat()}'")
     assert outside.count() == 0, show(outside)
+
+
+def test_firmware_updates_name_the_release_after_the_devices_current_one(firmware_offers):
+    wrong = [o for o in firmware_offers if o["named"] is None or o["named"] != o["current"] + 1]
+    assert not wrong, f"not the next release of the device's train: {wrong[:5]}"
+    assert len(firmware_offers) > 200
+    # the device's firmware at the event's time, not as first registered: rollouts came before some
+    assert sum(o["current"] != o["installed"] for o in firmware_offers) > 10
+
+
+def test_firmware_updates_name_no_release_newer_than_the_data_shows(firmware_offers):
+    wrong = [o for o in firmware_offers if o["named"] is None or o["named"] > o["newest"]]
+    assert not wrong, f"a release no device of the model has in the data: {wrong[:5]}"
+
+
+def test_battery_low_only_on_battery_powered_types(spark, background_week):
+    cfg, ev, _ = background_week
+    assert {t.name for t in DEVICE_TYPES if t.battery_powered} == BATTERY_POWERED
+    types = devices_spec(spark, cfg).build().select("device_id", "device_type")
+    low = ev.where("event_type = 'Battery Low'").join(types, "device_id")
+    mains = low.where(~F.col("device_type").isin(*BATTERY_POWERED))
+    assert mains.count() == 0, "Battery Low on a mains-powered device:" + show(mains)
+    counts = {r["device_type"]: r["count"] for r in low.groupBy("device_type").count().collect()}
+    assert set(counts) == BATTERY_POWERED and min(counts.values()) > 10, counts
+
+
+def test_mains_powered_devices_keep_their_background_event_rate(spark, background_week):
+    cfg, ev, _ = background_week
+    types = devices_spec(spark, cfg).build().selectExpr(
+        "device_id", f"device_type IN ({', '.join(repr(t) for t in sorted(BATTERY_POWERED))}) AS on_battery")
+    per_device = {r["on_battery"]: r["events"] / r["devices"] for r in (
+        types.join(ev.groupBy("device_id").count(), "device_id", "left").groupBy("on_battery")
+        .agg(F.count("*").alias("devices"), F.sum(F.coalesce("count", F.lit(0))).alias("events")).collect())}
+    assert abs(per_device[False] / per_device[True] - 1) < 0.15, per_device
 
 
 def test_alerts_come_from_critical_and_warning_events(tiny_tables):

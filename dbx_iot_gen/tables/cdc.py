@@ -7,7 +7,8 @@ did not exist and inserted ids that did. Here every change follows from the devi
 * batch 0 inserts the initial registry at the data's start;
 * batch ``k`` inserts the devices whose lifecycle starts in it, deletes those whose lifecycle ends
   in it (status Decommissioned), and updates some of the devices registered during its window:
-  a firmware rollout moves the version 1 or 2 releases forward, a status change takes an Online
+  a firmware rollout moves the version 1 or 2 releases forward on its model's release train
+  (:func:`~dbx_iot_gen.lifecycle.firmware_releases`), a status change takes an Online
   device Offline or to Maintenance and brings the others back Online;
 * no change touches a device before its INSERT or after its DELETE; ``sequence_num`` orders each
   device's changes (its INSERT is 1).
@@ -27,7 +28,7 @@ from dbx_iot_gen.lifecycle import Lifecycle
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, weighted_case
 from dbx_iot_gen.schemas import DEVICE_COLUMNS, TABLES
 from dbx_iot_gen.tables._spec import partitions_for, replay
-from dbx_iot_gen.tables.devices import device_defs, releases_sql
+from dbx_iot_gen.tables.devices import device_defs, firmware_version_sql
 
 __all__ = ["CDC_COLUMNS", "DEVICES_TABLE_COLUMNS", "cdc_batch", "devices", "devices_cdc", "final_registry"]
 
@@ -90,7 +91,8 @@ def devices_cdc(spark: SparkSession, config: IoTConfig) -> DataFrame:
     status = (f"CASE WHEN c.op = 'DELETE' THEN 'Decommissioned' WHEN status_changes = 0 THEN status"
               f" WHEN (status = 'Online') = (status_changes % 2 = 0) THEN 'Online' ELSE {away} END")
     overrides = {
-        "firmware_version": f"element_at({releases_sql(config)}, firmware_idx + cast(fw_steps as int) + 1)",
+        # forward on the model's own release train
+        "firmware_version": firmware_version_sql(config, "model", "firmware_idx + cast(fw_steps as int)"),
         "status": status,
     }
     columns = [f"{overrides[c]} AS {c}" if c in overrides else c for c in DEVICE_COLUMNS]

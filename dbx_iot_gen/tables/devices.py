@@ -6,27 +6,29 @@ decommissioned) follows from the CDC batches: see :mod:`.cdc`.
 
 from __future__ import annotations
 
-import math
-
 import dbldatagen as dg
 from pyspark.sql import SparkSession
 
-from dbx_iot_gen.catalog import DEVICE_STATUS_WEIGHTS, DEVICE_STATUSES, DEVICE_TYPES
+from dbx_iot_gen.catalog import DEVICE_STATUS_WEIGHTS, DEVICE_STATUSES, DEVICE_TYPES, ProductLine
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.fleet import FIRST_DEVICE_ID, FleetLayout
 from dbx_iot_gen.lifecycle import BASE_RELEASES, firmware_releases
-from dbx_iot_gen.rand import Randomness, salt, sql_str
+from dbx_iot_gen.rand import Randomness, sql_str
 from dbx_iot_gen.tables._spec import ColumnDef, SpecBuilder, partitions_for
 from dbx_iot_gen.tables.locations import facility_coordinates, offset_coordinates
 
-__all__ = ["DEVICE_RADIUS_KM", "INITIAL_STATUSES", "device_coordinates", "device_defs", "devices_spec",
-           "releases_sql"]
+__all__ = ["DEVICE_RADIUS_KM", "INITIAL_STATUSES", "PRODUCT_LINES", "device_coordinates", "device_defs",
+           "devices_spec", "firmware_trains_sql", "firmware_version_sql"]
 
 # A registered device starts Online, Offline or in Maintenance (the seed's 85/8/5); Decommissioned
 # is the status of a device the CDC deletes.
 INITIAL_STATUSES = DEVICE_STATUSES[:3]
 
 DEVICE_RADIUS_KM = 3.0
+
+# Every (type index, product line), in catalog order: a device picks its maker's line, then a model.
+PRODUCT_LINES: tuple[tuple[int, ProductLine], ...] = tuple(
+    (i, line) for i, t in enumerate(DEVICE_TYPES) for line in t.lines)
 
 
 def device_coordinates(layout: FleetLayout, device_id: str) -> tuple[str, str]:
@@ -36,36 +38,46 @@ def device_coordinates(layout: FleetLayout, device_id: str) -> tuple[str, str]:
     return offset_coordinates(lat, lon, rnd, "coordinates", device_id, DEVICE_RADIUS_KM)
 
 
-def _serial_multiplier(seed: int) -> int:
-    a = 10_000_019 + salt(seed, "devices", "serial") % 50_000_000
-    while math.gcd(a, 10**8) != 1:
-        a += 1
-    return a
-
-
-def _by_type(type_idx: str, options: dict[int, tuple[str, ...]], u: str) -> str:
+def _pick(index: str, options: list[tuple[str, ...]], u: str) -> str:
+    """SQL: one of ``options[index]`` (plain strings), uniformly by ``u`` in [0, 1)."""
     branches = []
-    for i, values in options.items():
+    for i, values in enumerate(options):
         names = ", ".join(sql_str(v) for v in values)
-        pick = f"element_at(array({names}), cast(floor({u} * {len(values)}D) as int) + 1)"
-        branches.append(f"WHEN {type_idx} = {i} THEN {pick}")
-    return f"(CASE {' '.join(branches)} END)"
+        branches.append(f"WHEN {i} THEN element_at(array({names}), cast(floor({u} * {len(values)}D) as int) + 1)")
+    return f"(CASE {index} {' '.join(branches)} END)"
 
 
-def releases_sql(config: IoTConfig) -> str:
-    """SQL array of the firmware releases a device can run, oldest first (index from 0)."""
-    releases = firmware_releases(config.seed, BASE_RELEASES + 2 * config.cdc.batches + 1)
-    return f"array({', '.join(sql_str(v) for v in releases)})"
+def _int_array(values: list[int]) -> str:
+    return f"array({', '.join(str(v) for v in values)})"
+
+
+def firmware_trains_sql(config: IoTConfig) -> str:
+    """SQL map from each model to its release train (an array of versions, oldest first): the
+    first :data:`~dbx_iot_gen.lifecycle.BASE_RELEASES` a device can start on, then enough for two
+    releases per CDC batch."""
+    count = BASE_RELEASES + 2 * config.cdc.batches + 1
+    trains = []
+    for t in DEVICE_TYPES:
+        for model in t.models:
+            releases = ", ".join(sql_str(v) for v in firmware_releases(config.seed, model, count))
+            trains.append(f"{sql_str(model)}, array({releases})")
+    return f"map({', '.join(trains)})"
+
+
+def firmware_version_sql(config: IoTConfig, model: str, index: str) -> str:
+    """SQL: release ``index`` (from 0) of the train of ``model`` (SQL expressions)."""
+    return f"element_at(element_at({firmware_trains_sql(config)}, {model}), {index} + 1)"
 
 
 def devices_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     """The spec of every device as first registered: ids from 1000, types by exact weighted quotas,
     real decimals.
 
-    ``device_serial`` is ``DEV-`` and 8 digits, unique (a bijection of the id); ``model`` and
-    ``manufacturer`` follow the type; positions lie within 3 km of the device's facility;
-    ``install_date`` is 1 day to 4 years before the data's start; ``firmware_version`` is one of
-    the first 40 releases; ``status`` Online, Offline or Maintenance (85/8/5). The ``devices``
+    ``device_serial`` is ``DEV-`` and 8 digits, unique (a hashed bijection of the id: consecutive
+    ids get unrelated serials); ``manufacturer`` follows the type, ``model`` the maker (no model
+    has two makers); positions lie within 3 km of the device's facility; ``install_date`` is 1
+    day to 4 years before the data's start; ``firmware_version`` is one of the first 40 releases
+    of the model's own train; ``status`` Online, Offline or Maintenance (85/8/5). The ``devices``
     table applies the CDC's changes to these (:func:`~dbx_iot_gen.tables.cdc.devices`).
 
     Example:
@@ -79,7 +91,8 @@ def devices_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
 
 def device_defs(spark: SparkSession, config: IoTConfig) -> list[ColumnDef]:
     """The column definitions of :func:`devices_spec`, for :func:`~dbx_iot_gen.tables._spec.replay`
-    on ``id = device_id - 1000``; the intermediate column ``firmware_idx`` is the release index."""
+    on ``id = device_id - 1000``; the intermediate column ``firmware_idx`` is the release index on
+    the model's train."""
     b = SpecBuilder(spark, "devices", 1, 1, config.seed)
     _add_device_columns(b, config)
     return b.defs
@@ -89,21 +102,24 @@ def _add_device_columns(b: SpecBuilder, config: IoTConfig) -> None:
     layout = FleetLayout(config)
     rnd = Randomness(config.seed, "devices")
     lat, lon = device_coordinates(layout, "device_id")
-    serial_mult = _serial_multiplier(config.seed)
-    serial_off = salt(config.seed, "devices", "serial_offset") % 10**8
     u_maker, u_model, _ = rnd.uniforms("maker_model", "device_id")
     type_names = f"array({', '.join(sql_str(t.name) for t in DEVICE_TYPES)})"
+    first_line = _int_array([sum(len(t.lines) for t in DEVICE_TYPES[:i]) for i in range(len(DEVICE_TYPES))])
+    n_lines = _int_array([len(t.lines) for t in DEVICE_TYPES])
+    makers = f"array({', '.join(sql_str(line.manufacturer) for _, line in PRODUCT_LINES)})"
     b.col("device_id", "long", f"id + {FIRST_DEVICE_ID}L")
     b.tmp("type_idx", "int", layout.type_index_of_slot(layout.slot_of("device_id")))
-    b.col("device_serial", "string",
-          f"concat('DEV-', lpad(cast(pmod({serial_mult}L * device_id + {serial_off}L, 100000000L) as string), 8, '0'))")
+    serial = rnd.permutation("serial", f"device_id - {FIRST_DEVICE_ID}L", digits=8)
+    b.col("device_serial", "string", f"concat('DEV-', lpad(cast({serial} as string), 8, '0'))")
     b.col("device_type", "string", f"element_at({type_names}, type_idx + 1)")
-    b.col("manufacturer", "string",
-          _by_type("type_idx", {i: t.manufacturers for i, t in enumerate(DEVICE_TYPES)}, u_maker))
-    b.col("model", "string", _by_type("type_idx", {i: t.models for i, t in enumerate(DEVICE_TYPES)}, u_model))
+    # the maker's product line (an index into PRODUCT_LINES), then one of its models
+    b.tmp("line_idx", "int", f"element_at({first_line}, type_idx + 1)"
+                             f" + cast(floor({u_maker} * element_at({n_lines}, type_idx + 1)) as int)")
+    b.col("manufacturer", "string", f"element_at({makers}, line_idx + 1)")
+    b.col("model", "string", _pick("line_idx", [line.models for _, line in PRODUCT_LINES], u_model))
     b.tmp("firmware_idx", "int", f"cast({rnd.int_range('firmware_release', 'device_id', low=0, high=BASE_RELEASES - 1)}"
                                  " as int)")
-    b.col("firmware_version", "string", f"element_at({releases_sql(config)}, firmware_idx + 1)")
+    b.col("firmware_version", "string", firmware_version_sql(config, "model", "firmware_idx"))
     b.col("install_date", "date",
           f"date_sub(to_date('{config.start.date().isoformat()}'), "
           f"cast({layout.install_days_before_start('device_id')} as int))")

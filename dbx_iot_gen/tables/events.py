@@ -7,7 +7,10 @@ Events come from three sources, each a small grid computed by arithmetic and has
   :data:`OFFLINE_READINGS` readings or more; a drift or a stuck sensor "Calibration Required";
 - maintenance windows: "Maintenance Due" at the first reading of each window of each device;
 - background events (firmware update, calibration due, battery low) on random device-days, at the
-  configured severity weights (the seed's 10/30/60).
+  configured severity weights (the seed's 10/30/60). A firmware update names the release after
+  the device's current one on its model's train (from the CDC), and only one that some device of
+  the model runs within the data. A device draws only the kinds it can have: no Battery Low on a
+  mains-powered type, no Firmware Update on the newest release of its model's train seen.
 
 Like the readings, events only happen while their device is registered (see
 :mod:`dbx_iot_gen.lifecycle`).
@@ -19,7 +22,8 @@ from __future__ import annotations
 
 import math
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
 
 from dbx_iot_gen.catalog import CITIES, DEVICE_TYPES
 from dbx_iot_gen.config import SEVERITIES, WEEKDAYS, IoTConfig
@@ -28,6 +32,8 @@ from dbx_iot_gen.lifecycle import Lifecycle
 from dbx_iot_gen.patterns import LocalTime
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, sql_str, weighted_case
 from dbx_iot_gen.tables.anomalies import anomaly_episodes
+from dbx_iot_gen.tables.cdc import devices_cdc
+from dbx_iot_gen.tables.devices import firmware_trains_sql
 from dbx_iot_gen.tables.readings import readings_at
 
 __all__ = ["ALERT_COLUMNS", "EVENT_COLUMNS", "EVENT_TYPES", "OFFLINE_READINGS", "RULES", "alerts", "events",
@@ -131,41 +137,83 @@ def _maintenance_events(spark: SparkSession, config: IoTConfig, first_id: int) -
     return df, rows
 
 
-def _background_events(spark: SparkSession, config: IoTConfig, rnd: Randomness, first_id: int) -> DataFrame:
+def _background_kind(type_idx: str, u: str, can_update: str) -> str:
+    """SQL: the kind of a background event, by ``u`` at the kinds' weights among those the device
+    can have: Battery Low only on a battery-powered type, Firmware Update only when a later release
+    of its model's train is in the data (SQL boolean ``can_update``)."""
+    battery_types = ", ".join(str(i) for i, t in enumerate(DEVICE_TYPES) if t.battery_powered)
+    branches = []
+    for on_battery, updatable in ((True, True), (True, False), (False, True)):
+        kinds = [(k, w) for k, w in _BACKGROUND if (on_battery or k != "Battery Low")
+                 and (updatable or k != "Firmware Update")]
+        when = (f"{type_idx} {'' if on_battery else 'NOT '}IN ({battery_types})"
+                f" AND {'' if updatable else 'NOT '}({can_update})")
+        pick = weighted_case(u, [sql_str(k) for k, _ in kinds], [w for _, w in kinds])
+        branches.append(f"WHEN {when} THEN {pick}")
+    return f"(CASE {' '.join(branches)} ELSE 'Calibration Required' END)"
+
+
+def _background_events(spark: SparkSession, config: IoTConfig, rnd: Randomness, first_id: int,
+                       cdc: DataFrame) -> DataFrame:
     layout = FleetLayout(config)
     n_dev = config.n_devices
     days = math.ceil(config.duration_seconds / 86400)
     rows = n_dev * days
     u_occurs, u_time, u_type, u_severity = hash_fields(rnd.hash("background", "id"), 16, 16, 16, 16)
     u_detail = rnd.uniform("background_detail", "id")
-    type_name = (f"element_at(array({', '.join(sql_str(t.name) for t in DEVICE_TYPES)}), "
-                 f"{layout.type_index_of_slot(layout.slot_of('device_id'))} + 1)")
-    kind = weighted_case(u_type, [sql_str(t) for t, _ in _BACKGROUND], [w for _, w in _BACKGROUND])
+    type_names = f"array({', '.join(sql_str(t.name) for t in DEVICE_TYPES)})"
     severity = weighted_case(u_severity, [sql_str(s) for s in SEVERITIES], list(config.events.severity_weights))
     start_us = config.start_micros
-    return (spark.range(0, rows, 1, max(1, min(64, rows // 200_000 + 1)))
-            .where(f"{u_occurs} < {dbl(config.events.background_per_device_day)}")
-            .selectExpr(f"id + {first_id}L AS event_id", f"{FIRST_DEVICE_ID}L + id % {n_dev}L AS device_id",
-                        f"timestamp_micros({start_us}L + (id div {n_dev}L) * 86400000000L"
-                        f" + cast({u_time} * 86400000000D as long)) AS timestamp",
-                        f"{kind} AS event_type", f"{severity} AS severity", f"{u_detail} AS detail")
-            .where(f"timestamp < timestamp_micros({int(config.end.timestamp()) * 1_000_000}L)")
-            # only while the device is registered
-            .where(Lifecycle(config).registered("device_id", "unix_micros(timestamp)"))
+    background = (spark.range(0, rows, 1, max(1, min(64, rows // 200_000 + 1)))
+                  .where(f"{u_occurs} < {dbl(config.events.background_per_device_day)}")
+                  .selectExpr(f"id + {first_id}L AS event_id", f"{FIRST_DEVICE_ID}L + id % {n_dev}L AS device_id",
+                              f"timestamp_micros({start_us}L + (id div {n_dev}L) * 86400000000L"
+                              f" + cast({u_time} * 86400000000D as long)) AS timestamp",
+                              f"{u_type} AS u_kind", f"{severity} AS severity", f"{u_detail} AS detail")
+                  .where(f"timestamp < timestamp_micros({int(config.end.timestamp()) * 1_000_000}L)")
+                  # only while the device is registered
+                  .where(Lifecycle(config).registered("device_id", "unix_micros(timestamp)")))
+    return (_with_firmware_offer(background, cdc, config)
+            .selectExpr("*", f"{layout.type_index_of_slot(layout.slot_of('device_id'))} AS type_idx")
+            # the kinds this device can have now: no Battery Low on mains power, no Firmware Update
+            # on the newest release of its model's train
+            .selectExpr("*", f"{_background_kind('type_idx', 'u_kind', 'firmware_next IS NOT NULL')} AS kind")
             .selectExpr(
-                "event_id", "device_id", "timestamp", "event_type", "severity",
-                f"CASE event_type WHEN 'Firmware Update' THEN format_string("
-                f"'Firmware update %d.%d.%d available for device %d (%s)', 2 + cast(detail * 3D as int),"
-                f" cast(detail * 97D as int) % 10, cast(detail * 997D as int) % 20, device_id, {type_name})"
+                "event_id", "device_id", "timestamp", "kind AS event_type", "severity",
+                f"CASE kind WHEN 'Firmware Update' THEN format_string("
+                f"'Firmware update %s available for device %d (%s)', firmware_next, device_id,"
+                f" element_at({type_names}, type_idx + 1))"
                 f" WHEN 'Calibration Required' THEN format_string("
-                f"'Calibration due on device %d (%s): %d days since the last one', device_id, {type_name},"
-                f" 90 + cast(detail * 300D as int))"
-                f" ELSE format_string('Battery low on device %d (%s): %d%% left', device_id, {type_name},"
-                f" 5 + cast(detail * 15D as int)) END AS description",
+                f"'Calibration due on device %d (%s): %d days since the last one', device_id,"
+                f" element_at({type_names}, type_idx + 1), 90 + cast(detail * 300D as int))"
+                f" ELSE format_string('Battery low on device %d (%s): %d%% left', device_id,"
+                f" element_at({type_names}, type_idx + 1), 5 + cast(detail * 15D as int)) END AS description",
                 "CAST(NULL AS BIGINT) AS reading_id"))
 
 
-def events(spark: SparkSession, config: IoTConfig, episodes: DataFrame | None = None) -> DataFrame:
+def _with_firmware_offer(background: DataFrame, cdc: DataFrame, config: IoTConfig) -> DataFrame:
+    """``background`` with ``firmware_next``: the release after the device's firmware at the
+    event's time on its model's train (from the CDC); NULL when no device of the model runs a
+    later release within the data (a release the data never shows is not announced)."""
+    trains = firmware_trains_sql(config)
+    # 1-based position of each registry image's version on its model's train, and the newest
+    # position any device of the model reaches in the data
+    seen = (cdc.selectExpr("device_id AS fw_device", "model", "operation_date",
+                           f"array_position(element_at({trains}, model), firmware_version) AS fw_pos")
+            .withColumn("newest_pos", F.max("fw_pos").over(Window.partitionBy("model"))))
+    # a registered device has its INSERT at or before the event; firmware never goes backwards,
+    # so the current release is the latest one installed by then. (<=>: an inferred "is not null"
+    # filter would be pushed down into the CDC's grid, inlining whole column expressions.)
+    current = (background.join(seen, F.col("device_id").eqNullSafe(F.col("fw_device"))
+                               & (F.col("operation_date") <= F.col("timestamp")))
+               .groupBy(*background.columns, "model", "newest_pos").agg(F.max("fw_pos").alias("current_pos")))
+    return current.selectExpr(*background.columns,
+                              f"IF(current_pos < newest_pos, element_at(element_at({trains}, model),"
+                              " cast(current_pos as int) + 1), NULL) AS firmware_next")
+
+
+def events(spark: SparkSession, config: IoTConfig, episodes: DataFrame | None = None,
+           cdc: DataFrame | None = None) -> DataFrame:
     """The ``events`` table: episode, maintenance and background events.
 
     ``event_id`` is unique but not dense (each source numbers its own grid). Events caused by a
@@ -175,6 +223,8 @@ def events(spark: SparkSession, config: IoTConfig, episodes: DataFrame | None = 
         spark: the session.
         config: the dataset config.
         episodes: :func:`~dbx_iot_gen.tables.anomalies.anomaly_episodes` of the config, if at hand.
+        cdc: :func:`~dbx_iot_gen.tables.cdc.devices_cdc` of the config, if at hand (firmware
+            updates name the release after the device's current one).
 
     Example:
         >>> events(spark, IoTConfig.preset("tiny")).groupBy("event_type").count().show()  # doctest: +SKIP
@@ -183,7 +233,8 @@ def events(spark: SparkSession, config: IoTConfig, episodes: DataFrame | None = 
     layout = FleetLayout(config)
     n_episode_grid = layout.n_channels * -(-config.reading_ticks // config.anomalies.slot_readings)
     maintenance, n_maintenance_grid = _maintenance_events(spark, config, n_episode_grid + 1)
-    background = _background_events(spark, config, rnd, n_episode_grid + n_maintenance_grid + 1)
+    registry = cdc if cdc is not None else devices_cdc(spark, config)
+    background = _background_events(spark, config, rnd, n_episode_grid + n_maintenance_grid + 1, registry)
     u_ack, u_resolved = hash_fields(rnd.hash("handling", "event_id"), 26, 26)
     ev = config.events
     source = episodes if episodes is not None else anomaly_episodes(spark, config)
