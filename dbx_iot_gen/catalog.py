@@ -251,3 +251,23 @@ CLIMATE: dict[str, tuple[float, float]] = {
 # The seed's seasonal amplitude (15 C) is the swing of a strongly seasonal site; each city's own
 # swing is that amplitude times CLIMATE swing / REFERENCE_SWING.
 REFERENCE_SWING = 15.0
+
+# Mean difference of air temperature and dew point of every city, rounded (C): a few degrees in
+# humid and maritime air, 15-20 in deserts. Relative humidity follows from it (see weather.py).
+DEW_POINT_DEPRESSION: dict[str, float] = {
+    "San Francisco": 4.0, "Los Angeles": 8.0, "San Diego": 6.0, "Seattle": 4.5, "Portland": 5.0,
+    "Las Vegas": 18.0, "Phoenix": 17.0, "Denver": 11.0, "Salt Lake City": 11.0, "Dallas": 7.0, "Houston": 4.0,
+    "Austin": 6.0, "Chicago": 5.5, "Minneapolis": 6.0, "Kansas City": 6.0, "Nashville": 5.5, "Detroit": 5.5,
+    "Atlanta": 6.0, "Miami": 3.5, "Charlotte": 6.0, "Washington": 6.0, "Philadelphia": 5.5, "Pittsburgh": 5.5,
+    "New York": 5.5, "Boston": 5.5, "Toronto": 5.0, "Montreal": 5.0, "Vancouver": 4.0, "Calgary": 8.0,
+    "Mexico City": 9.0, "Monterrey": 8.0, "Sao Paulo": 5.0, "Buenos Aires": 5.0, "Santiago": 10.0,
+    "Bogota": 5.0, "London": 4.0, "Manchester": 3.5, "Dublin": 3.5, "Paris": 4.5, "Lyon": 5.5, "Berlin": 5.0,
+    "Munich": 5.0, "Hamburg": 4.0, "Amsterdam": 3.5, "Rotterdam": 3.5, "Brussels": 4.0, "Madrid": 10.0,
+    "Barcelona": 5.5, "Milan": 5.0, "Rome": 6.0, "Zurich": 4.5, "Vienna": 5.5, "Stockholm": 4.5,
+    "Copenhagen": 3.5, "Oslo": 4.5, "Helsinki": 4.0, "Warsaw": 4.5, "Prague": 5.0, "Istanbul": 5.0,
+    "Dubai": 12.0, "Riyadh": 22.0, "Johannesburg": 10.0, "Cape Town": 6.0, "Lagos": 3.0, "Nairobi": 8.0,
+    "Cairo": 12.0, "Mumbai": 5.0, "Bengaluru": 7.0, "Delhi": 11.0, "Singapore": 3.0, "Bangkok": 4.5,
+    "Jakarta": 4.0, "Hong Kong": 4.0, "Shanghai": 4.5, "Shenzhen": 4.5, "Beijing": 9.0, "Seoul": 6.0,
+    "Tokyo": 5.5, "Osaka": 5.5, "Taipei": 4.0, "Manila": 4.5, "Sydney": 6.0, "Melbourne": 6.5,
+    "Brisbane": 6.0, "Perth": 8.0, "Auckland": 4.0,
+}

@@ -98,3 +98,17 @@ def test_clean_switch_turns_every_problem_off(spark, tiny):
     assert df.where("quality_issue is not null").count() == 0
     assert df.count() == df.select("reading_id").distinct().count()
     assert df.where("ingest_timestamp > timestamp + interval 4 seconds").count() == 0
+
+
+def test_quality_score_is_lower_for_faulty_readings(demo):
+    """A reading with an anomaly or a data-quality problem scores well below a clean one (the
+    penalties are 3 to 25 points; the device's age, link and battery count against both)."""
+    readings = demo.delta("sensor_readings")
+    faulty = "is_anomaly or quality_issue is not null"
+    clean_mean = readings.where(f"not ({faulty})").agg(F.avg("quality_score")).first()[0]
+    by_kind = {r[0]: r[1] for r in readings.where(faulty)
+               .groupBy(F.coalesce("anomaly_type", "quality_issue")).agg(F.avg("quality_score")).collect()}
+    assert all(clean_mean - mean >= 2 for mean in by_kind.values()), (clean_mean, by_kind)
+    faulty_mean = readings.where(faulty).agg(F.avg("quality_score")).first()[0]
+    assert clean_mean - faulty_mean >= 5, (clean_mean, faulty_mean)
+    assert readings.where("quality_score < 0 or quality_score > 100").count() == 0

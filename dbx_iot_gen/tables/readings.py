@@ -40,7 +40,8 @@ from dbx_iot_gen.patterns import (
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, split_uniform, sql_str
 from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, Blocking, ColumnDef, SpecBuilder, partitions_for, replay
 
-__all__ = ["ANOMALY_CODES", "ISSUE_CODES", "READING_COLUMNS", "readings_at", "readings_spec"]
+__all__ = ["ANOMALY_CODES", "BATTERY_TYPES", "ISSUE_CODES", "QUALITY_PENALTIES", "READING_COLUMNS", "readings_at",
+           "readings_spec"]
 
 READING_COLUMNS = (
     "reading_id", "device_id", "timestamp", "metric_name", "metric_value", "unit", "quality_score",
@@ -51,6 +52,12 @@ READING_COLUMNS = (
 ANOMALY_CODES = {kind: i + 1 for i, kind in enumerate(ANOMALY_TYPES)}
 ISSUE_ORDER = ("null_value", "out_of_range", "duplicate", "late_arrival")
 ISSUE_CODES = {issue: i + 1 for i, issue in enumerate(ISSUE_ORDER)}
+
+# Quality points a reading loses for what went wrong with it or its device
+QUALITY_PENALTIES = {"anomaly": 20, "null_value": 10, "out_of_range": 25, "duplicate": 3, "late_arrival": 6,
+                     "battery_low": 8}
+# device types with a battery (the others run on mains power)
+BATTERY_TYPES = ("Temperature Sensor", "Humidity Sensor", "Pressure Sensor", "Motion Detector")
 
 # Rates of the slow wander's two sinusoids: one cycle in 6 to 30 hours, and in 2 to 7 days (cycles
 # per second)
@@ -267,6 +274,13 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         "m_unit": f"element_at(array({', '.join(sql_str(m.unit) for m in metrics)}), profile + 1)",
     }
     install_days = f"cast({layout.install_days_before_start('device_id', 'device_h')} as double)"
+    # a device's radio link (a fifth of the devices have a weak one) and battery (3-6 years, then
+    # replaced; its last 15 % at the data's start) cost its readings quality points
+    battery_life = f"(1095D + 1095D * {rnd.uniform('battery_life', 'device_id')})"
+    battery_profiles = ", ".join(str(i) for i, (t, _) in enumerate(PROFILES) if t in BATTERY_TYPES)
+    terms["link_off"] = f"cast(greatest(0D, {rnd.uniform('link_margin', 'device_id')} - 0.8D) * 50D as int)"
+    terms["battery_off"] = (f"IF(profile IN ({battery_profiles}) AND pmod({install_days}, {battery_life})"
+                            f" > 0.85D * {battery_life}, {QUALITY_PENALTIES['battery_low']}, 0)")
     fit: BlockPolynomial | None = None
     if realtime:
         terms |= {
@@ -428,8 +442,12 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
           f"try_divide({malfunction}, IF(in_maintenance OR anomaly = {ANOMALY_CODES['dropout']}"
           f" OR issue = {ISSUE_CODES['null_value']}, 0D, 1D))")
     b.col("unit", "string", "k.m_unit")
+    # a reading loses quality points for its device (age, radio link, battery) and for what went
+    # wrong with it: an anomaly, a missing or impossible value, a retransmission, a late arrival
+    problem_off = f"element_at(array(0, {', '.join(str(QUALITY_PENALTIES[i]) for i in ISSUE_ORDER)}), issue + 1)"
     b.col("quality_score", "int",
-          f"100 - cast(floor({u_quality} * 12D) as int) - age_penalty")
+          f"100 - cast(floor({u_quality} * 6D) as int) - age_penalty - k.link_off - k.battery_off"
+          f" - IF(anomaly > 0, {QUALITY_PENALTIES['anomaly']}, 0) - coalesce({problem_off}, 0)")
     b.col("device_status", "string",
           f"IF(in_maintenance, 'Maintenance', IF(anomaly = {ANOMALY_CODES['dropout']}, 'Offline', 'Online'))")
     b.col("is_anomaly", "boolean", "anomaly > 0")
