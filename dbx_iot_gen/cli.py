@@ -82,14 +82,10 @@ def _positive_float(text: str) -> float:
 
 
 def config_from_args(args: argparse.Namespace) -> IoTConfig:
-    """The config a ``demo`` command line asks for: preset, then config file, then flags."""
-    values: dict[str, Any] = {}
-    if args.config:
-        values = IoTConfig.from_file(args.config).to_dict()
-        if args.scale:
-            # --scale picks the preset; the file's own fields still apply on top of it
-            values = {k: v for k, v in values.items() if k != "scale"}
-    scale = args.scale or values.pop("scale", "small")
+    """The config a command line asks for: the preset of ``--scale`` (else the file's ``scale``,
+    else small), then only the fields the ``--config`` file names, then the flags."""
+    values: dict[str, Any] = IoTConfig.file_fields(args.config) if args.config else {}
+    scale = args.scale or values.get("scale", "small")
     values.pop("scale", None)
     if args.seed is not None:
         values["seed"] = args.seed

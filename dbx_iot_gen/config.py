@@ -614,6 +614,20 @@ class IoTConfig:
     @classmethod
     def from_file(cls, path: str | Path) -> IoTConfig:
         """A config from a JSON file of fields (see :meth:`from_dict`)."""
+        return cls.from_dict(cls.file_fields(path))
+
+    @staticmethod
+    def file_fields(path: str | Path) -> dict[str, Any]:
+        """The fields a JSON config file names, as written (not yet on a preset): to put them on
+        the preset of another scale, ``IoTConfig.preset(scale, **fields)``.
+
+        Example:
+            >>> import json, tempfile
+            >>> with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            ...     json.dump({"seed": 3}, f)
+            >>> IoTConfig.preset("tiny", **IoTConfig.file_fields(f.name)).n_devices
+            60
+        """
         p = Path(path)
         try:
             values = json.loads(p.read_text())
@@ -621,7 +635,9 @@ class IoTConfig:
             raise InvalidConfigError("config", f"file not found: {p}") from None
         except (OSError, json.JSONDecodeError) as exc:
             raise InvalidConfigError("config", f"cannot read {p} as JSON: {exc}") from None
-        return cls.from_dict(values)
+        if not isinstance(values, Mapping):
+            raise InvalidConfigError("config", "must be a JSON object of config fields")
+        return dict(values)
 
     def replace(self, **changes: Any) -> IoTConfig:
         """A copy with some fields changed, validated again."""

@@ -75,3 +75,37 @@ def test_clean_flag_turns_quality_problems_off_and_keeps_the_file_s_fields(tmp_p
     config = config_from_args(args)
     assert config.quality.clean and config.quality.null_rate == 0.1 and config.quality.rate("null_value") == 0.0
     assert not config_from_args(_parser().parse_args(["demo"])).quality.clean
+
+
+def _config_of(argv: list[str]):
+    from dbx_iot_gen.cli import _parser, config_from_args
+
+    return config_from_args(_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize("command", ["demo", "stream"])
+def test_scale_flag_with_a_file_that_names_only_the_seed(tmp_path, command):
+    """--scale picks the preset; the file changes only what it names (not the whole small preset)."""
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"seed": 3}))
+    extra = ["--table", "sensor_readings"] if command == "stream" else []
+    config = _config_of([command, "--scale", "tiny", "--config", str(cfg), *extra])
+    assert (config.scale, config.seed, config.n_devices, config.n_locations) == ("tiny", 3, 60, 8)
+    assert config.end.isoformat() == "2024-03-03T00:00:00+00:00"
+
+
+def test_a_file_that_names_its_scale_and_the_flags_on_top(tmp_path):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"scale": "tiny", "seed": 3, "n_devices": 100, "quality": {"null_rate": 0.05}}))
+    config = _config_of(["demo", "--config", str(cfg)])
+    assert (config.scale, config.seed, config.n_devices, config.n_locations) == ("tiny", 3, 100, 8)
+    flagged = _config_of(["demo", "--config", str(cfg), "--seed", "9", "--clean"])
+    assert (flagged.seed, flagged.n_devices, flagged.quality.null_rate, flagged.quality.clean) == (9, 100, 0.05, True)
+    # what the manifest records (config.to_dict()) is what was asked for, field by field
+    asked = {"scale": "tiny", "seed": 9, "n_devices": 100, "n_locations": 8, "reading_cadence_seconds": 600}
+    recorded = flagged.to_dict()
+    assert {k: recorded[k] for k in asked} == asked
+    assert recorded["quality"]["null_rate"] == 0.05 and recorded["quality"]["clean"] is True
+    # a --scale flag wins over the file's scale, and the file's other fields still apply
+    other = _config_of(["demo", "--scale", "small", "--config", str(cfg)])
+    assert (other.scale, other.n_devices, other.n_locations, other.reading_cadence_seconds) == ("small", 100, 50, 300)
