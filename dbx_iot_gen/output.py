@@ -120,7 +120,7 @@ class OutputLayout:
         if root.exists():
             if not root.is_dir():
                 raise OutputError(f"--out: {root} is a file; give a folder (new, empty, or an earlier output)")
-            if not os.access(root, os.W_OK | os.X_OK):
+            if not os.access(root, os.W_OK | os.X_OK) or not _can_create_in(root):
                 raise OutputError(f"--out: {root} is not writable")
             entries = [p.name for p in root.iterdir()]
             if entries and MARKER not in entries and MANIFEST not in entries:
@@ -132,7 +132,7 @@ class OutputLayout:
         parent = root.parent
         while not parent.exists():
             parent = parent.parent
-        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK) or not _can_create_in(parent):
             raise OutputError(f"--out: cannot create {root}: {parent} is not a writable folder")
 
     def reset(self) -> None:
@@ -198,3 +198,13 @@ def read_table(spark: SparkSession, name: str, target: CatalogTarget | None, lay
     if target is None:
         return spark.read.format("delta").load(layout.delta_path(name))
     return spark.table(target.table(name))
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Whether a folder can be made in ``folder``, tried with a probe that is removed at once
+    (permission bits do not tell for root, read-only mounts or /proc)."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".dbx-iot-gen-probe-", dir=folder))
+    except OSError:
+        return False
+    return True

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sysconfig
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +110,41 @@ def test_a_file_that_names_its_scale_and_the_flags_on_top(tmp_path):
     # a --scale flag wins over the file's scale, and the file's other fields still apply
     other = _config_of(["demo", "--scale", "small", "--config", str(cfg)])
     assert (other.scale, other.n_devices, other.n_locations, other.reading_cadence_seconds) == ("small", 100, 50, 300)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder nobody may write into: permission bits for a user; for root (whom they do not
+    stop), a read-only tmpfs mount."""
+    import os
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only folder here: {mounted.stderr.decode().strip()}")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("where", ["proc", "file", "read_only"])
+def test_unusable_out_exits_2_with_one_message_and_writes_nothing(tmp_path, capsys, request, where):
+    if where == "proc":
+        out = "/proc/dbx-iot-gen-out"
+    elif where == "file":
+        (tmp_path / "afile").write_text("x")
+        out = str(tmp_path / "afile")
+    else:
+        out = str(request.getfixturevalue("read_only_folder") / "out")
+    assert main(["demo", "--scale", "tiny", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert "--out:" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    if where == "file":
+        assert (tmp_path / "afile").read_text() == "x"
+    else:
+        assert not Path(out).exists()
