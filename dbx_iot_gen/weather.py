@@ -1,9 +1,10 @@
 """Weather as SQL expressions of epoch seconds: one process per place, shared by every sensor there.
 
 A city's weather is its climate normals (annual mean, seasonal swing, a daily cycle in solar time)
-plus synoptic weather drawn as **value noise**: values hashed at knots of a coarse time grid keyed
-by the place, joined by a cubic B-spline (smooth to the second derivative, so the readings' per-block
-polynomials fit it), a few octaves summed. Pressure fronts pass every few days; a low brings clouds,
+plus synoptic weather: each **octave** (fronts over days, shorter swings over a day or two) is
+three sinusoids whose periods and phases each place draws from the seed (irregular periods, so
+the sum never repeats within a dataset; smooth, so the readings' per-block polynomials fit it;
+no hashing per value). Pressure fronts pass every few days; a low brings clouds,
 clouds flatten the daily cycle; the air mass carries a dew point from which relative humidity
 follows the temperature (it falls as the air warms, and never passes 100 %).
 
@@ -17,94 +18,39 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import random
 from dataclasses import dataclass
 
 from dbx_iot_gen.catalog import CITIES, CLIMATE, DEW_POINT_DEPRESSION, REFERENCE_SWING
-from dbx_iot_gen.rand import dbl, hash_fields, salt, sql_str
+from dbx_iot_gen.rand import dbl, sql_str
 
-__all__ = ["KNOT_SECONDS", "Weather", "noise_at", "noise_knots", "noise_segment", "relative_humidity",
-           "smooth_positive", "value_noise"]
+__all__ = ["OCTAVES", "Weather", "relative_humidity", "smooth_positive"]
 
 TWO_PI = "6.283185307179586D"
-# knot spacing of each weather octave (seconds): the readings' polynomial degree accounts for them
-KNOT_SECONDS = {"pressure_synoptic": 216_000, "pressure_short": 64_800, "temperature_synoptic": 302_400,
-                "temperature_daily": 108_000, "cloud": 86_400, "dew": 129_600}
-# A cubic B-spline of unit-variance knots has a standard deviation of about 0.69: divide by it
-_BSPLINE_STD = 0.69
+# each octave of the weather's variation: the shortest and longest period of its sinusoids (hours)
+OCTAVES = {"pressure_synoptic": (80, 200), "pressure_short": (30, 60), "temperature_synoptic": (72, 200),
+           "temperature_daily": (28, 60), "cloud": (22, 50), "dew": (30, 80)}
+_COMPONENTS = 3
 
 
-def value_noise(t_s: str, key: str, knot_seconds: float, noise_salt: int) -> str:
-    """Smooth noise of about unit standard deviation (rarely beyond +-3): near-normal values hashed
-    at every ``knot_seconds`` of epoch seconds ``t_s`` for ``key``, joined by a uniform cubic
-    B-spline (continuous to the second derivative). Rows with the same key share it.
-
-    Example:
-        >>> sql = value_noise("t_s", "city_idx", 86_400, 7)
-        >>> "floor(((t_s) * 1.1574074074074073e-05D))" in sql and "xxhash64(7L, city_idx" in sql
-        True
-    """
-    x = f"(({t_s}) * {dbl(1 / knot_seconds)})"
-    k = f"cast(floor({x}) as long)"
-    f = f"({x} - floor({x}))"
-    # a knot's value: four 16-bit uniforms summed (Irwin-Hall: near normal), unit variance
-    knots = []
-    for j in (-1, 0, 1, 2):
-        fields = hash_fields(f"xxhash64({noise_salt}L, {key}, {k} + {j}L)", 16, 16, 16, 16)
-        knots.append(f"(({' + '.join(fields)}) - 2D) * 1.7320508075688772D")
-    w = (f"(1D - {f}) * (1D - {f}) * (1D - {f})",
-         f"(3D * {f} * {f} * {f} - 6D * {f} * {f} + 4D)",
-         f"(-3D * {f} * {f} * {f} + 3D * {f} * {f} + 3D * {f} + 1D)",
-         f"({f} * {f} * {f})")
-    total = " + ".join(f"{wi} * ({v})" for wi, v in zip(w, knots))
-    return f"(({total}) * {dbl(1 / (6 * _BSPLINE_STD))})"
-
-
-def _knot_value(key: str, knot: str, noise_salt: int) -> str:
-    # four 16-bit uniforms of one hash summed (Irwin-Hall: near normal), scaled to unit variance
-    fields = hash_fields(f"xxhash64({noise_salt}L, {key}, {knot})", 16, 16, 16, 16)
-    return f"((({' + '.join(fields)}) - 2D) * 1.7320508075688772D)"
-
-
-def noise_knots(t0: str, key: str, knot_seconds: float, noise_salt: int) -> str:
-    """The knots of :func:`value_noise` around ``t0`` as a SQL struct: the first knot ``k`` of
-    the interval holding ``t0`` and the values ``v0..v4`` of knots ``k - 1 .. k + 3`` (five
-    hashes), which decide the noise on ``[k, k + 2)`` knot intervals; see :func:`noise_segment`.
+def octave_waves(seed: int, table: str, octave: str) -> list[tuple[float, float, float]]:
+    """The sinusoids of one octave, drawn from the seed: per component its rate (cycles per
+    second) and the phase (cycles) of place ``p``, ``p * step + offset`` (an irrational step: every
+    place its own phase, with no table to look up).
 
     Example:
-        >>> noise_knots("t0", "city_idx", 86_400, 7).startswith("named_struct('k', ")
-        True
+        >>> [len(w) for w in octave_waves(42, "weather", "cloud")]
+        [3, 3, 3]
     """
-    k = f"cast(floor(({t0}) * {dbl(1 / knot_seconds)}) as long)"
-    values = ", ".join(f"'v{j + 1}', {_knot_value(key, f'{k} + {j}L', noise_salt)}" for j in (-1, 0, 1, 2, 3))
-    return f"named_struct('k', {k}, {values})"
-
-
-def noise_segment(knots: str) -> str:
-    """From a :func:`noise_knots` column, the cubic coefficients (in the fraction of a knot
-    interval) of the noise on its two intervals: ``a0..a3`` on the first, ``b0..b3`` on the
-    second; :func:`noise_at` evaluates them."""
-    scale = dbl(1 / (6 * _BSPLINE_STD))
-
-    def coefficients(prefix: str, first: int) -> list[str]:
-        p0, p1, p2, p3 = (f"{knots}.v{first + j}" for j in range(4))
-        exprs = [f"({p0} + 4D * {p1} + {p2})", f"3D * ({p2} - {p0})", f"3D * ({p0} - 2D * {p1} + {p2})",
-                 f"(3D * ({p1} - {p2}) + {p3} - {p0})"]
-        return [f"'{prefix}{i}', {e} * {scale}" for i, e in enumerate(exprs)]
-
-    return f"named_struct('k', {knots}.k, {', '.join(coefficients('a', 0) + coefficients('b', 1))})"
-
-
-def noise_at(segment: str, t: str, knot_seconds: float) -> str:
-    """The value noise at epoch seconds ``t`` from a segment column (see :func:`noise_segment`);
-    ``t`` must lie within the segment's two knot intervals."""
-    f = f"(({t}) * {dbl(1 / knot_seconds)} - {segment}.k)"
-
-    def horner(c: list[str], x: str) -> str:
-        return f"({c[0]} + {x} * ({c[1]} + {x} * ({c[2]} + {x} * {c[3]})))"
-
-    a = [f"{segment}.a{i}" for i in range(4)]
-    b = [f"{segment}.b{i}" for i in range(4)]
-    return f"IF({f} < 1D, {horner(a, f)}, {horner(b, f'({f} - 1D)')})"
+    lo, hi = OCTAVES[octave]
+    out = []
+    for i in range(_COMPONENTS):
+        rnd = random.Random(f"{seed}/{table}/{octave}/{i}")
+        period_h = lo * (hi / lo) ** ((i + rnd.random()) / _COMPONENTS)  # spread over the range
+        out.append((1 / (3600 * period_h), 0.5 * (math.sqrt(5) - 1) + rnd.random() * 0.2, rnd.random()))
+    return out
 
 
 def smooth_positive(x: str, width: float = 1.0) -> str:
@@ -123,7 +69,8 @@ class Weather:
 
     Args:
         seed: the dataset seed.
-        key: SQL expression naming the place whose sensors share this weather.
+        key: SQL expression of the index (into :data:`CITIES`) of the place whose sensors share this
+            weather.
         mean_temp: annual mean temperature (C).
         season_swing: half the warmest-to-coldest month difference (C), negative south of the equator.
         daily_swing: half the mean night-to-afternoon difference (C) under a half-clouded sky.
@@ -140,7 +87,8 @@ class Weather:
     dew_depression: str
     longitude: str
     table: str = "weather"
-    segments: str | None = None  # prefix of noise segment columns (see segment_columns); None: hash per use
+    waves: str | None = None  # a column holding waves_struct (see from_waves); None: look up per use
+    waves_t0: str = "0D"
 
     @classmethod
     def for_city(cls, seed: int, city_idx: str, daily_amplitude: float = 5.0,
@@ -167,32 +115,51 @@ class Weather:
         return f"named_struct({', '.join(f'{sql_str(n)}, {_lookup(v, city_idx)}' for n, v in columns.items())})"
 
     def _noise(self, t_s: str, octave: str) -> str:
-        if self.segments is not None:
-            return noise_at(f"{self.segments}_{octave}", t_s, KNOT_SECONDS[octave])
-        return value_noise(t_s, self.key, KNOT_SECONDS[octave], salt(self.seed, self.table, octave))
+        # unit variance: three sinusoids of amplitude sqrt(2/3)
+        if self.waves is not None:  # their phases at waves_t0, from a struct column
+            terms = [f"sin({TWO_PI} * ({self.waves}.{octave}_{i} + {dbl(rate)} * (({t_s}) - {self.waves_t0})))"
+                     for i, (rate, _, _) in enumerate(octave_waves(self.seed, self.table, octave))]
+        else:
+            terms = [f"sin({TWO_PI} * ({self._cycles(t_s, wave)}))"
+                     for wave in octave_waves(self.seed, self.table, octave)]
+        return f"({dbl(math.sqrt(2 / _COMPONENTS))} * ({' + '.join(terms)}))"
 
-    def segment_columns(self, t0: str, prefix: str) -> list[tuple[str, str]]:
-        """Columns (name, SQL) that hold every octave's noise from ``t0`` to ``t0`` plus the
-        shortest knot spacing (:data:`KNOT_SECONDS`), in order: first the knots of every octave,
-        then their segments (put the two groups in separate projections: Spark's optimizer would
-        copy a knot's hash into every coefficient); ``replace(segments=prefix)`` then reads them
-        instead of hashing (for a block of rows: a few hashes per block)."""
-        knots = [(f"{prefix}_{octave}_knots", noise_knots(t0, self.key, spacing, salt(self.seed, self.table, octave)))
-                 for octave, spacing in KNOT_SECONDS.items()]
-        segments = [(f"{prefix}_{octave}", noise_segment(name)) for (name, _), octave in zip(knots, KNOT_SECONDS)]
-        return knots + segments
+    def _cycles(self, t_s: str, wave: tuple[float, float, float]) -> str:
+        rate, step, offset = wave
+        return f"(({t_s}) * {dbl(rate)} + cast({self.key} as double) * {dbl(step)} + {dbl(offset)})"
+
+    def waves_struct(self, t0: str) -> str:
+        """SQL struct of every sinusoid's phase at epoch seconds ``t0`` (``<octave>_<i>``, in
+        cycles, whole cycles removed): computed once (per block of rows, say), :meth:`from_waves`
+        then evaluates the weather near ``t0`` from it.
+
+        Example:
+            >>> w = Weather.for_city(seed=42, city_idx="city_idx")
+            >>> "cloud_2" in w.waves_struct("t0")
+            True
+        """
+        fields = []
+        for octave in OCTAVES:
+            for i, wave in enumerate(octave_waves(self.seed, self.table, octave)):
+                cycles = self._cycles(f"cast({t0} as double)", wave)
+                fields.append(f"'{octave}_{i}', {cycles} - floor({cycles})")
+        return f"named_struct({', '.join(fields)})"
+
+    def from_waves(self, waves: str, t0: str) -> Weather:
+        """This weather, read from the column ``waves`` holding :meth:`waves_struct` of ``t0``."""
+        return dataclasses.replace(self, waves=waves, waves_t0=f"cast({t0} as double)")
 
     def pressure_anomaly(self, t_s: str) -> str:
         """Sea-level pressure minus its mean (hPa): fronts of +-5-20 hPa over 3-7 days and
         shorter swings of a few hPa."""
-        return f"(8D * {self._noise(t_s, 'pressure_synoptic')} + 2.5D * {self._noise(t_s, 'pressure_short')})"
+        return f"(8D * {self._noise(t_s, 'pressure_synoptic')} + 1.5D * {self._noise(t_s, 'pressure_short')})"
 
     def pressure(self, t_s: str, anomaly: str | None = None) -> str:
         """Sea-level pressure (hPa): 1013.25 plus fronts (``anomaly``: the SQL of
         :meth:`pressure_anomaly`, if already computed) plus the semidiurnal tide (0.6 hPa, highs
         near 10:00 and 22:00 solar time)."""
         anomaly = anomaly or self.pressure_anomaly(t_s)
-        return f"(1013.25D + {anomaly} + 0.6D * sin(2D * {self.solar_angle(t_s)} + 1.5707963267948966D))"
+        return f"(1013.25D + {anomaly} + 0.6D * cos(2D * {self.solar_angle(t_s)}))"
 
     def cloudiness(self, t_s: str, pressure_anomaly: str | None = None) -> str:
         """Cloud cover in [0, 1]: more under low pressure."""

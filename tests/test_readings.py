@@ -291,7 +291,10 @@ def test_value_cycles_from_block_polynomial_stay_within_tolerance(spark, tiny, w
     others = [c for c in fit.columns if c not in ("metric_value", "k")]
     assert_df_equality(fit.select(others), exact.select(others), ignore_row_order=True)
     profiles, _ = profile_parameters(cfg)
-    amplitude = F.element_at(F.array(*[F.lit(p.wander + abs(p.daily)) for p in profiles]), F.col("profile") + 1)
+    # the cycles' amplitudes: the wander's, the weather's daily swing (at most 1.45 times 5 C
+    # times 1.6 in the driest city) and the 0.6 hPa tide
+    amplitude = F.element_at(F.array(*[F.lit(p.wander + 12 * p.outdoor_temp + 0.6 * p.outdoor_pressure)
+                                       for p in profiles]), F.col("profile") + 1)
     factor = F.when(F.col("quality_issue") == "out_of_range", cfg.quality.out_of_range_factor).otherwise(1.0)
     joined = fit.alias("f").join(exact.alias("e"), "id").select(
         "f.profile", "f.quality_issue", (F.col("f.metric_value") - F.col("e.metric_value")).alias("diff"),

@@ -36,7 +36,8 @@ def anomaly_episodes(spark: SparkSession, config: IoTConfig) -> DataFrame:
     n_ch, ticks = layout.n_channels, config.reading_ticks
     slot = config.anomalies.slot_readings
     n_slots = -(-ticks // slot)
-    grid = spark.range(0, n_ch * n_slots, 1, max(1, min(64, n_ch * n_slots // 200_000 + 1))).selectExpr(
+    parts = max(1, min(64, n_ch * n_slots // 200_000 + 1))
+    grid = spark.range(0, n_ch * n_slots, 1, parts).selectExpr(
         "id + 1L AS anomaly_id", f"id % {n_ch}L AS ep_channel", f"id div {n_ch}L AS ep_slot")
     firsts = grid.selectExpr("*", f"ep_slot * {slot}L * {n_ch}L + ep_channel AS id")
     # the slot's first reading knows the slot's episode: kind, length and start (= -ep_pos there)
@@ -45,7 +46,11 @@ def anomaly_episodes(spark: SparkSession, config: IoTConfig) -> DataFrame:
                 .where("ep_kind > 0")
                 .selectExpr("anomaly_id", "ep_channel", f"ep_slot * {slot}L - ep_pos AS first_tick",
                             "ep_len")
-                .where(f"first_tick < {ticks}L"))
+                .where(f"first_tick < {ticks}L")
+                # a stage of its own (by episode, as the aggregation below wants them): with both
+                # reading computations in one, the generated class outgrows what Spark can
+                # compile into one class, and its nested classes fail (IllegalAccessError)
+                .repartition(parts, "anomaly_id"))
     ticks_df = episodes.selectExpr(
         "anomaly_id",
         f"explode(sequence(first_tick, least(first_tick + ep_len, {ticks}L) - 1L)) AS ep_tick",

@@ -23,22 +23,14 @@ from dataclasses import dataclass
 import dbldatagen as dg
 from pyspark.sql import DataFrame, SparkSession
 
-from dbx_iot_gen.catalog import CITIES, CLIMATE, METRICS, REFERENCE_SWING
+from dbx_iot_gen.catalog import DEVICE_TYPES, METRICS
 from dbx_iot_gen.config import ANOMALY_TYPES, IoTConfig
 from dbx_iot_gen.fleet import PROFILES, FleetLayout
 from dbx_iot_gen.lifecycle import Lifecycle
-from dbx_iot_gen.patterns import (
-    TWO_PI,
-    BlockPolynomial,
-    LocalTime,
-    daily_angle,
-    daily_cycle,
-    seasonal_cycle,
-    slow_wander,
-    year_cycles,
-)
+from dbx_iot_gen.patterns import TWO_PI, BlockPolynomial, LocalTime, slow_wander
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, split_uniform, sql_str
 from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, Blocking, ColumnDef, SpecBuilder, partitions_for, replay
+from dbx_iot_gen.weather import Weather, relative_humidity
 
 __all__ = ["ANOMALY_CODES", "BATTERY_TYPES", "ISSUE_CODES", "QUALITY_PENALTIES", "READING_COLUMNS", "readings_at",
            "readings_spec"]
@@ -57,7 +49,7 @@ ISSUE_CODES = {issue: i + 1 for i, issue in enumerate(ISSUE_ORDER)}
 QUALITY_PENALTIES = {"anomaly": 20, "null_value": 10, "out_of_range": 25, "duplicate": 3, "late_arrival": 6,
                      "battery_low": 8}
 # device types with a battery (the others run on mains power)
-BATTERY_TYPES = ("Temperature Sensor", "Humidity Sensor", "Pressure Sensor", "Motion Detector")
+BATTERY_TYPES = tuple(t.name for t in DEVICE_TYPES if t.battery_powered)
 
 # Rates of the slow wander's two sinusoids: one cycle in 6 to 30 hours, and in 2 to 7 days (cycles
 # per second)
@@ -65,11 +57,10 @@ _WANDER_RATES = ((1 / 108000, 1 / 21600), (1 / 604800, 1 / 172800))
 # Largest error of the per-block polynomial of the value's cycles (batch builds), as a share of
 # their amplitudes: far below each metric's noise.
 CYCLES_TOLERANCE = 1e-3
-_PER_METHOD = 8
 
-# Annual mean outdoor temperature of each city, and its seasonal swing relative to the seed's.
-_CITY_MEAN_TEMP = tuple(CLIMATE[c.name][0] for c in CITIES)
-_CITY_SEASON_SCALE = tuple(CLIMATE[c.name][1] / REFERENCE_SWING for c in CITIES)
+# the weather weights of a profile (fields of _Profile)
+_WEATHER_WEIGHTS = ("outdoor_temp", "outdoor_rh", "outdoor_pressure", "degree_hours")
+_PER_METHOD = 8
 
 
 @dataclass(frozen=True)
@@ -77,16 +68,16 @@ class _Profile:
     """How one kind of channel behaves; see :func:`profile_parameters`."""
 
     base: float  # level before the schedule
-    city_weight: float  # weight of the city's mean outdoor temperature in the level
-    spread: float  # channel-to-channel spread of the level
-    season: float  # amplitude of the yearly cycle (scaled by the city's seasonality)
-    season_abs: float  # extra load in both summer and winter
-    daily: float  # amplitude of the daily cycle
-    wander: float  # amplitude of the slow channel-specific wander
+    spread: float  # channel-to-channel spread of the level (a sensor's calibration offset)
+    wander: float  # amplitude of the slow channel-specific wander (the sensor's own spot)
     drift: float  # drift multiplier
     noise: float  # half-width of the per-reading noise
     sigma: float  # typical deviation: the unit of anomaly magnitudes
-    typical: float = 1.0  # mean schedule factor: a stuck sensor repeats level * typical
+    outdoor_temp: float = 0.0  # weight of the facility's outdoor air temperature (C)
+    outdoor_rh: float = 0.0  # weight of its outdoor relative humidity (%)
+    outdoor_pressure: float = 0.0  # weight of its sea-level pressure (hPa)
+    degree_hours: float = 0.0  # load per degree of heating or cooling (|outdoor - 18 C|, smoothed)
+    typical: float = 1.0  # mean schedule factor
 
 
 def profile_parameters(config: IoTConfig) -> tuple[list[_Profile], list[float]]:
@@ -98,16 +89,20 @@ def profile_parameters(config: IoTConfig) -> tuple[list[_Profile], list[float]]:
     formulas ran 60 times slower here).
     """
     pat = config.patterns
-    season, daily = pat.temperature_seasonal_amplitude, pat.temperature_daily_amplitude
     n = pat.noise_level
     by_metric = {
-        ("Temperature Sensor", "temperature"): _Profile(0, 1, 3, season, 0, daily, 1.0, 1.0, 1.5 * n, 4.0),
-        ("Humidity Sensor", "humidity"): _Profile(50, 0, 30, 0, 0, -1.6 * daily, 6.0, 2.0, 1.5 * n, 8.0),
-        ("Pressure Sensor", "pressure"): _Profile(1013.25, 0, 4, 0, 0, 0, 9.0, 1.0, 0.3 * n, 6.0),
-        ("Motion Detector", "vibration"): _Profile(1, 0, 1, 0, 0, 0, 0.3, 0.1, 0.15 * n, 1.0),
-        ("Smart Meter", "power"): _Profile(1, 0, 1, 0, 0, 0, 5.0, 2.0, 5.0 * n, 15.0),
-        ("HVAC Controller", "temperature"): _Profile(21, 0, 2, 0, 0, 0.1 * daily, 0.3, 0.5, 0.3 * n, 1.5),
-        ("HVAC Controller", "power"): _Profile(12.5, 0, 15, 0, 3.0, 0, 0.5, 0.5, 0.5 * n, 6.0),
+        # outdoor sensors: the facility's weather, each with its calibration offset, its own spot
+        # (sun, shade, wind: a small slow wander) and a little noise
+        ("Temperature Sensor", "temperature"): _Profile(0, 1.0, 0.3, 1.0, 0.1 * n, 4.0, outdoor_temp=1),
+        ("Humidity Sensor", "humidity"): _Profile(0, 2, 1.0, 2.0, 0.5 * n, 8.0, outdoor_rh=1),
+        ("Pressure Sensor", "pressure"): _Profile(0, 1.0, 0.15, 1.0, 0.1 * n, 6.0, outdoor_pressure=1),
+        ("Motion Detector", "vibration"): _Profile(1, 1, 0.3, 0.1, 0.15 * n, 1.0),
+        # a building's load follows its schedule, plus heating or cooling as the outdoors departs
+        # from 18 C
+        ("Smart Meter", "power"): _Profile(1, 1, 5.0, 2.0, 5.0 * n, 15.0, degree_hours=0.6),
+        # a room at its setpoint (21 C), the outdoors leaking in by 8 %
+        ("HVAC Controller", "temperature"): _Profile(19.32, 2, 0.3, 0.5, 0.1 * n, 1.5, outdoor_temp=0.08),
+        ("HVAC Controller", "power"): _Profile(12.5, 15, 0.5, 0.5, 0.5 * n, 6.0, degree_hours=0.5),
     }
     start, end = pat.business_hours_start, pat.business_hours_end
 
@@ -131,6 +126,22 @@ def profile_parameters(config: IoTConfig) -> tuple[list[_Profile], list[float]]:
         table += [math.nan if h in maintenance else v for h, v in enumerate(week)]
         profiles.append(dataclasses.replace(by_metric[p], typical=sum(week) / len(week)))
     return profiles, table
+
+
+def outdoor(temp: str, pressure: str, rh: str, degree_hours: str, weights: str) -> str:
+    """SQL of what a channel measures of its facility's weather, by its profile's weights
+    (``weights``: the prefix of the weight fields, for example ``coef.``)."""
+    return (f"{weights}outdoor_temp * {temp} + {weights}outdoor_rh * {rh}"
+            f" + {weights}outdoor_pressure * {pressure} + {weights}degree_hours * {degree_hours}")
+
+
+def _degree_hours(temp: str) -> str:
+    # how far the air is from 18 C, where a building needs neither heating nor cooling (smoothed)
+    return f"sqrt(({temp} - 18D) * ({temp} - 18D) + 1D)"
+
+
+def _at(t0: str, x: str) -> str:
+    return f"(cast({t0} as double) + {x})"
 
 
 def readings_spec(spark: SparkSession, config: IoTConfig, *, realtime: bool = False) -> dg.DataGenerator:
@@ -216,9 +227,6 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     structs = [struct(p, m.low, m.high) for p, m in zip(profiles, metrics)]
     coef = ("(CASE " + " ".join(f"WHEN profile = {i} THEN {st}" for i, st in enumerate(structs[:-1]))
             + f" ELSE {structs[-1]} END)")
-    city_mean_temp = f"element_at(array({', '.join(dbl(t) for t in _CITY_MEAN_TEMP)}), city_idx + 1)"
-    signed_scale = (sc if c.latitude >= 0 else -sc for c, sc in zip(CITIES, _CITY_SEASON_SCALE))  # south: flipped
-    city_season = f"element_at(array({', '.join(dbl(v) for v in signed_scale)}), city_idx + 1)"
     # few hashes a row: five uniforms from the row's hash, six 10-bit ones from the channel's, four
     # 16-bit ones from the episode slot's
     u_jitter, u_noise, u_quality, u_ingest, u_issue = hash_fields("row_h", 12, 12, 8, 16, 16)
@@ -254,22 +262,26 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     first_us, until_us = life.registered_span("device_id", "life_rank")
     b.block("life_from_us", "long", first_us)
     b.block("life_until_us", "long", until_us)
+    # the facility's weather: one process per city, shared by every sensor there
+    pat = config.patterns
+    climate_args = (pat.temperature_daily_amplitude, pat.temperature_seasonal_amplitude)
+    b.block("climate", None, Weather.city_climate("city_idx", *climate_args), alias=False)
     # the coefficients: one lookup of a non-null struct (a cast to a declared struct type would make
     # the fields nullable: null checks everywhere), then the terms of the value
     c = "coef"
     # size of the episode's fault in the metric's unit: a spike's height, a drift's final offset
     size = f"{c}.sigma * (0.75D + 0.5D * {e_size})"
+    drift_rate = f"{c}.drift * {dbl(pat.drift_per_day)} * ({c_drift} * 2D - 0.5D)"  # per day of age
     terms = {
-        "level": f"{c}.base + {c}.city_weight * {city_mean_temp} + {c}.spread * ({c_base} - 0.5D)",
+        "level": f"{c}.base + {c}.spread * ({c_base} - 0.5D)",
         "fault": f"{size} * IF(ep_kind = {ANOMALY_CODES['spike']}, {dbl(anomalies.spike_magnitude)}, "
                      f"{dbl(anomalies.drift_magnitude)})",
-        "daily_amp": f"{c}.daily",
         **{f"wander_rate{i}": f"{dbl(lo)} + {dbl(hi - lo)} * {u_period}"
            for i, ((lo, hi), u_period) in enumerate(zip(_WANDER_RATES, (c_period1, c_period2)), start=1)},
         "noise_amp": f"{c}.noise",
         "low": f"{c}.low",
         "high": f"{c}.high",
-        "typical": f"{c}.typical",  # a stuck sensor repeats its channel's typical level
+        "typical": f"{c}.typical",
         "m_name": f"element_at(array({', '.join(sql_str(m.name) for m in metrics)}), profile + 1)",
         "m_unit": f"element_at(array({', '.join(sql_str(m.unit) for m in metrics)}), profile + 1)",
     }
@@ -282,38 +294,32 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     terms["battery_off"] = (f"IF(profile IN ({battery_profiles}) AND pmod({install_days}, {battery_life})"
                             f" > 0.85D * {battery_life}, {QUALITY_PENALTIES['battery_low']}, 0)")
     fit: BlockPolynomial | None = None
+    t0, span_s = "", 0
     if realtime:
         terms |= {
-            "season_amp": f"{c}.season * {city_season}",
-            "season_abs": f"{c}.season_abs",
             "wander_amp": f"{c}.wander",
             "wander_phase1": c_phase1,
             "wander_phase2": c_phase2,
-            "drift_rate": f"{c}.drift * {dbl(config.patterns.drift_per_day)} * ({c_drift} * 2D - 0.5D)",
+            "drift_rate": drift_rate,
             "install_days": install_days,
+            **{f"w_{w}": f"{c}.{w}" for w in _WEATHER_WEIGHTS},
         }
     else:
         # What moves slowly is computed at the block's start (t0, its first tick without jitter)
-        # and carried to each row by its seconds since: the yearly cycle by its value and slope
-        # (UTC: a few hours do not matter to it), the slow wander by its phases, the age; the UTC
-        # offset by the one change it may have within the block. (A realtime row's time is not its
-        # tick's: all computed for each row there.)
+        # and carried to each row by its seconds since: the drift with age by its value and slope,
+        # the slow wander by its phases, the age; the UTC offset by the one change it may have
+        # within the block. (A realtime row's time is not its tick's: all computed for each row.)
         t0 = f"({int(config.start.timestamp())}L + slot * {config.reading_cadence_seconds * slot}L)"
-        phase = year_cycles(t0)
-        b.block("season_phase", "double", f"{TWO_PI} * (({phase}) - cast(({phase}) as long))", alias=False)
         since_day = f"cast({t0} - {start_day_s}L as double)"
         for i, phase0 in ((1, c_phase1), (2, c_phase2)):
             b.block(f"wander_cycles{i}", "double", f"{since_day} * ({terms[f'wander_rate{i}']}) + {phase0}",
                     alias=False)
-        season0, slope = "sin(season_phase)", f"cos(season_phase) * {dbl(2 * math.pi / (86400 * 365.2422))}"
         age0 = f"({install_days} + {since_day} * {dbl(1 / 86400)})"
         terms |= {
             "t0": t0,
-            # the yearly cycle and the drift with age, linear within a block: at t0 and per second
-            "trend0": f"{c}.season * {city_season} * {season0} + {c}.season_abs * abs({season0})"
-                      f" + {c}.drift * {dbl(config.patterns.drift_per_day)} * ({c_drift} * 2D - 0.5D) * {age0}",
-            "trend1": f"({c}.season * {city_season} + {c}.season_abs * signum({season0})) * {slope}"
-                      f" + {c}.drift * {dbl(config.patterns.drift_per_day / 86400)} * ({c_drift} * 2D - 0.5D)",
+            # the drift with age, linear: at t0 and per second
+            "trend0": f"{drift_rate} * {age0}",
+            "trend1": f"{drift_rate} * {dbl(1 / 86400)}",
             "wander0_1": "wander_cycles1 - cast(wander_cycles1 as long)",
             "wander0_2": "wander_cycles2 - cast(wander_cycles2 as long)",
             "wander_a1": f"0.6D * {c}.wander",
@@ -325,41 +331,84 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         offsets = local_time.block_offsets(t0, "city_idx", span_s)
         if offsets is not None:
             terms |= dict(zip(("utc_offset", "offset_change", "offset_after"), offsets, strict=True))
-            # the daily cycle's angle at the block's start, at the block's first UTC offset
-            terms["daily0"] = daily_angle(f"({t0} + {offsets[0]})")
-        # The value's cycles (the yearly trend, the wander and, if the UTC offset is per block, the
-        # daily cycle) as one polynomial of the seconds since the block's start, from their
-        # values at a few points of the block: no sine per row.
-        rates = (*(hi for _, hi in _WANDER_RATES), *((1 / 86400,) if offsets is not None else ()))
+        # The value's smooth terms (the wander, the weather with its daily cycle and pressure
+        # tide) as one polynomial of the seconds since the block's start, from their values at a
+        # few points of the block: no sine per row.
+        rates = (*(hi for _, hi in _WANDER_RATES), 1 / 86400, 2 / 86400)
         fit = None if exact_cycles else BlockPolynomial.for_sines(span_s, rates, CYCLES_TOLERANCE)
+
+    def cycles(x: str) -> str:  # the drift and the wander, x seconds into the block
+        return (f"k.trend0 + k.trend1 * {x}"
+                f" + k.wander_a1 * sin({TWO_PI} * (k.wander0_1 + k.wander_rate1 * {x}))"
+                f" + k.wander_a2 * sin({TWO_PI} * (k.wander0_2 + k.wander_rate2 * {x}))")
+
+    def block_doubles(prefix: str, exprs: list[str], per_method: int = _PER_METHOD) -> list[str]:
+        # a few per generated method: all in one would pass the JIT's size limit
+        for i, e in enumerate(exprs):
+            if i % per_method == 0:
+                b.block_barrier()
+            b.block(f"{prefix}{i}", "double", e, alias=False)
+        return [f"{prefix}{i}" for i in range(len(exprs))]
+
+    stuck_x = f"cast(greatest(ep_start - 1, 0) * {config.reading_cadence_seconds} as double)"
     b.block("coef", None, coef, alias=False)
+    if not realtime:
+        # The weather of the block's city at the block's start, middle and end: what moves slowly
+        # or is not linear (fronts, air mass, humidity, heating and cooling) as the quadratic
+        # through them; the daily cycle and the pressure tide at the polynomial's nodes.
+        weather = Weather.for_city(config.seed, "city_idx", *climate_args, climate="climate")
+        b.block_barrier()
+        b.block("waves", None, weather.waves_struct(t0), alias=False)
+        weather = weather.from_waves("waves", t0)
+        fields = []
+        for j, x in enumerate((0, span_s / 2, span_s)):
+            t = _at(t0, dbl(x))
+            pressure_anomaly, mean = weather.pressure_anomaly(t), weather.mean_temperature(t)
+            cloud = weather.cloudiness(t, pressure_anomaly=pressure_anomaly)
+            fields += [f"'pa{j}', {pressure_anomaly}", f"'mean{j}', {mean}", f"'cloud{j}', {cloud}",
+                       f"'dew{j}', {weather.dew_point(t, mean=mean, cloudiness=cloud)}",
+                       f"'t{j}', {weather.temperature(t, mean=mean, cloudiness=cloud)}"]
+        b.block_barrier()
+        b.block("wx", None, f"named_struct({', '.join(fields)})", alias=False)
+        slow = [outdoor(f"wx.mean{j}", f"(1013.25D + wx.pa{j})",
+                        f"IF(coef.outdoor_rh = 0D, 0D, {relative_humidity(f'wx.t{j}', f'wx.dew{j}')})",
+                        _degree_hours(f"wx.t{j}"), "coef.") for j in range(3)]
+        for j, m in enumerate(slow):  # one a generated method
+            b.block_barrier()
+            b.block(f"wm{j}", "double", m, alias=False)
+        b.block_barrier()
+        swings = [f"'a{j}', coef.outdoor_temp * {weather.daily_swing} * (1.45D - 0.9D * wx.cloud{j})" for j in range(3)]
+        b.block("wm", None, f"named_struct('m0', wm0, 'm1', wm1, 'm2', wm2, {', '.join(swings)}, "
+                            f"'tide', coef.outdoor_pressure * 0.6D, 'solar0', {weather.solar_angle(_at(t0, '0D'))})",
+                alias=False)
     # What each reading needs of its block, in one struct: whole-stage codegen passes every column
     # that crosses a Generate as a parameter of a method, and C2 refuses to compile a method with
     # that many ("unsupported calling sequence": it then runs 3 times slower).
     b.block("k", None, f"named_struct({', '.join(f'{sql_str(n)}, {e}' for n, e in terms.items())})")
 
-    def cycles(x: str, daily: str) -> str:  # the value's smooth terms but its level, x seconds into the block
-        return (f"k.trend0 + k.trend1 * {x} + {daily}"
-                f" + k.wander_a1 * sin({TWO_PI} * (k.wander0_1 + k.wander_rate1 * {x}))"
-                f" + k.wander_a2 * sin({TWO_PI} * (k.wander0_2 + k.wander_rate2 * {x}))")
+    def quadratic(x: str, wm: str, part: str = "m") -> str:  # through its values at the start, middle, end
+        u = f"({x} * {dbl(2 / span_s)} - 1D)"
+        v0, v1, v2 = (f"{wm}.{part}{j}" for j in range(3))
+        return f"({v1} + {u} * (0.5D * ({v2} - {v0}) + {u} * (0.5D * ({v0} + {v2}) - {v1})))"
 
-    def block_daily(x: str) -> str:  # the daily cycle at the block's first UTC offset
-        return f"k.daily_amp * sin(k.daily0 + {dbl(2 * math.pi / 86400)} * {x})"
-
-    def block_doubles(prefix: str, exprs: list[str]) -> list[str]:
-        # a few per generated method: all in one would pass the JIT's size limit
-        for i, e in enumerate(exprs):
-            if i % _PER_METHOD == 0:
-                b.block_barrier()
-            b.block(f"{prefix}{i}", "double", e, alias=False)
-        return [f"{prefix}{i}" for i in range(len(exprs))]
+    def daily(x: str, wm: str) -> str:
+        # the daily cycle (its swing follows the clouds) and the pressure tide (cos 2a is
+        # 1 - 2 sin^2 a), x seconds into the block
+        s = f"sin({wm}.solar0 + {dbl(2 * math.pi / 86400)} * {x})"
+        return f"({quadratic(x, wm, 'a')} * {s} + {wm}.tide * (1D - 2D * {s} * {s}))"
 
     if fit is not None:
-        values = block_doubles("cycles_at", [cycles(dbl(x), block_daily(dbl(x)) if "daily0" in terms else "0D")
-                                             for x in fit.nodes])
-        coefficients = block_doubles("poly_c", fit.coefficients(values))
+        # at each node: the drift, the wander, the daily cycle and the tide
+        values = block_doubles("cycles_at", [f"{cycles(dbl(x))} + {daily(dbl(x), 'wm')}" for x in fit.nodes])
+        # plus the quadratic (in the same u = 2 x / length - 1)
+        coefficients = fit.coefficients(values)
+        coefficients[:3] = [f"{coefficients[0]} + wm.m1", f"{coefficients[1]} + 0.5D * (wm.m2 - wm.m0)",
+                            f"{coefficients[2]} + 0.5D * (wm.m0 + wm.m2) - wm.m1"]
+        coefficients = block_doubles("poly_c", coefficients)
+        # a stuck sensor repeats the reading before its episode
+        stuck = f"k.level * k.typical + {fit.evaluate(coefficients, stuck_x)}"
         fields = ", ".join(f"'c{i}', {c}" for i, c in enumerate(coefficients))
-        b.block("poly", None, f"named_struct({fields})")
+        b.block("poly", None, f"named_struct({fields}, 'stuck_value', {stuck})")
     b.tmp("ep_offset", "double", "k.fault")
 
     # then for each reading
@@ -407,32 +456,42 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     # code in two methods
     b.explode("copy", f"IF(registered, IF(issue = {ISSUE_CODES['duplicate']}, array(0, 1), array(0)), array())")
 
-    daily = f"k.daily_amp * {daily_cycle('local_s')}"
-    # the true value: level, schedule, cycles, wander and drift (noise and faults come after)
+    # the true value: level, schedule, weather, wander and drift (noise and faults come after)
     if realtime:
+        rt = Weather.for_city(config.seed, "city_idx", *climate_args, climate="_blk_climate")
+        b.tmp("wx_pa", "double", rt.pressure_anomaly("epoch_s"))
+        b.tmp("wx_mean", "double", rt.mean_temperature("epoch_s"))
+        b.tmp("wx_cloud", "double", rt.cloudiness("epoch_s", pressure_anomaly="wx_pa"))
+        b.tmp("wx_dew", "double", rt.dew_point("epoch_s", mean="wx_mean", cloudiness="wx_cloud"))
+        b.tmp("wx_t", "double", rt.temperature("epoch_s", mean="wx_mean", cloudiness="wx_cloud"))
         b.tmp("age_days", "double", f"k.install_days + (epoch_s - {start_day_s}L) * {dbl(1 / 86400)}")
-        b.tmp("season", "double", seasonal_cycle("local_s", "1D"))
         wander = slow_wander(f"(epoch_s - {start_day_s}L)", "k.wander_phase1", "k.wander_phase2",
                              "k.wander_rate1", "k.wander_rate2")
         b.tmp("smooth", "double",
-              f"k.level * sched + k.season_amp * season + k.season_abs * abs(season) + {daily}"
-              f" + k.wander_amp * {wander} + k.drift_rate * age_days")
+              f"k.level * sched + k.wander_amp * {wander} + k.drift_rate * age_days + "
+              + outdoor("wx_t", rt.pressure("epoch_s", anomaly="wx_pa"), relative_humidity("wx_t", "wx_dew"),
+                        _degree_hours("wx_t"), "k.w_"))
+        # a stuck sensor repeats a typical reading (a realtime row knows nothing before it)
+        b.tmp("stuck", "double", "k.level * k.typical + k.w_outdoor_temp * _blk_climate.mean_temp"
+                                 " + k.w_outdoor_rh * 70D + k.w_outdoor_pressure * 1013.25D")
         b.tmp("age_penalty", "int", f"cast(least(floor(age_days * {dbl(1 / 365)}), 8L) * 2L as int)")
     elif fit is None:
-        # the wander's phases are block-relative: its sines need no argument reduction
-        b.tmp("smooth", "double", f"k.level * sched + {cycles('dt', daily)}")
+        # each row computes its daily cycle and the wander's sines (block-relative phases)
+        stuck_row_x = stuck_x.replace("ep_start", "_blk_ep_start")
+        b.tmp("smooth", "double", f"k.level * sched + {cycles('dt')} + {daily('dt', '_blk_wm')}"
+                                  f" + {quadratic('dt', '_blk_wm')}")
+        b.tmp("stuck", "double", f"k.level * k.typical + {cycles(stuck_row_x)} + {daily(stuck_row_x, '_blk_wm')}"
+                                 f" + {quadratic(stuck_row_x, '_blk_wm')}")
     else:
         poly = fit.evaluate([f"poly.c{i}" for i in range(len(fit.nodes))], "dt")
-        # rows after the block's UTC offset change (a few blocks a year) correct the daily cycle
-        daily_fix = (f" + IF(epoch_s < k.offset_change, 0D, {daily} - {block_daily('dt')})" if "daily0" in terms
-                     else f" + {daily}")
-        b.tmp("smooth", "double", f"k.level * sched + {poly}{daily_fix}")
+        b.tmp("smooth", "double", f"k.level * sched + {poly}")
+        b.tmp("stuck", "double", "poly.stuck_value")
     if not realtime:
         b.tmp("age_penalty", "int", "k.years_off")
     ramp = (f"IF(anomaly = {ANOMALY_CODES['spike']}, 1D, IF(anomaly = {ANOMALY_CODES['drift']}, "
             f"(ep_pos + 1) * (1D / ep_len), 0D))")
     b.tmp("value", "double",
-          f"least(k.high, greatest(k.low, IF(anomaly = {ANOMALY_CODES['stuck']}, k.level * k.typical, "
+          f"least(k.high, greatest(k.low, IF(anomaly = {ANOMALY_CODES['stuck']}, stuck, "
           f"smooth + k.noise_amp * ({u_noise} * 2D - 1D) + k.fault * {ramp})))")
     factor = dbl(quality.out_of_range_factor)
     malfunction = f"IF(issue = {ISSUE_CODES['out_of_range']}, greatest(value * {factor}, k.high * 2D), value)"

@@ -1,0 +1,115 @@
+"""Realism of ``sensor_readings``, measured on built tables: sensors at one facility share its
+weather (issue 16, item 1).
+
+The fleet is the ``small`` preset's (5-minute cadence, the per-block polynomial of degree 7) on
+few facilities, so that many sensors share one; the expectations are statistics computed here
+with Spark's own functions, against thresholds taken from the issue.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from dbx_iot_gen import IoTConfig
+from dbx_iot_gen.tables.devices import devices_spec
+from dbx_iot_gen.tables.readings import readings_spec
+
+
+@pytest.fixture(scope="module")
+def fleet(spark) -> DataFrame:
+    """Four days of 240 devices at 6 facilities, clean readings with their device's facility."""
+    base = IoTConfig.preset("small")
+    cfg = base.replace(n_devices=240, n_locations=6, end=base.start + timedelta(days=4))
+    readings = (readings_spec(spark, cfg).build()
+                .where("quality_issue IS NULL AND NOT is_anomaly AND metric_value IS NOT NULL"))
+    devices = devices_spec(spark, cfg).build().select("device_id", "location_id", "device_type")
+    return readings.join(devices, "device_id").cache()
+
+
+def hourly(fleet: DataFrame, device_type: str, metric: str) -> DataFrame:
+    """Hourly means per device of one kind and metric."""
+    return (fleet.where(F.col("device_type") == device_type).where(F.col("metric_name") == metric)
+            .groupBy("location_id", "device_id", F.date_trunc("hour", "timestamp").alias("h"))
+            .agg(F.avg("metric_value").alias("v")))
+
+
+def pair_correlations(x: DataFrame, y: DataFrame | None = None) -> list[float]:
+    """Correlation over the hours of every pair of devices at one facility (of x with x, or x with y)."""
+    same = y is None
+    a, b = x.alias("a"), (x if same else y).alias("b")
+    cond = (F.col("a.location_id") == F.col("b.location_id")) & (F.col("a.h") == F.col("b.h"))
+    if same:
+        cond = cond & (F.col("a.device_id") < F.col("b.device_id"))
+    pairs = (a.join(b, cond).groupBy("a.device_id", "b.device_id")
+             .agg(F.corr("a.v", "b.v").alias("r"), F.count("*").alias("n")).where("n >= 48"))
+    return [row.r for row in pairs.collect()]
+
+
+def minus_daily_cycle(x: DataFrame) -> DataFrame:
+    """Each device's hourly values less its mean at that hour of the day."""
+    x = x.withColumn("hod", F.hour("h"))
+    # (hours seen on at least three days: a device registered for a day has no residual)
+    mean = x.groupBy("device_id", "hod").agg(F.avg("v").alias("m"), F.count("*").alias("days")).where("days >= 3")
+    return x.join(mean, ["device_id", "hod"]).withColumn("v", F.col("v") - F.col("m"))
+
+
+def test_barometers_at_one_facility_agree(fleet):
+    r = pair_correlations(hourly(fleet, "Pressure Sensor", "pressure"))
+    assert len(r) >= 5, r
+    assert min(r) > 0.95, sorted(r)[:5]
+
+
+def test_outdoor_thermometers_share_the_weather_beyond_the_daily_cycle(fleet):
+    r = pair_correlations(minus_daily_cycle(hourly(fleet, "Temperature Sensor", "temperature")))
+    assert len(r) >= 5, r
+    assert min(r) > 0.6, sorted(r)[:5]
+
+
+def test_temperature_steps_between_readings_are_small(fleet):
+    w = Window.partitionBy("device_id").orderBy("timestamp")
+    steps = (fleet.where("device_type = 'Temperature Sensor'")
+             .withColumn("step", F.abs(F.col("metric_value") - F.lag("metric_value").over(w)))
+             .where("step IS NOT NULL"))
+    median, p99 = steps.agg(F.percentile("step", 0.5), F.percentile("step", 0.99)).first()
+    assert median <= 0.2, median  # C in 5 minutes
+    assert p99 < 1.0, p99
+
+
+def test_humidity_stays_at_most_100_and_falls_as_the_air_warms(fleet):
+    humidity = fleet.where("device_type = 'Humidity Sensor'")
+    top, at_top = humidity.agg(F.max("metric_value"), F.avg((F.col("metric_value") >= 100).cast("int"))).first()
+    assert top <= 100
+    # saturated (fog, dew on humid nights, a sensor reading high) now and then, not pinned at the
+    # bound (5.2 % of these winter readings)
+    assert at_top < 0.08, at_top
+    # against the facility's thermometers, hour by hour
+    r = pair_correlations(hourly(fleet, "Humidity Sensor", "humidity"),
+                          hourly(fleet, "Temperature Sensor", "temperature"))
+    assert len(r) >= 5
+    assert sorted(r)[len(r) // 2] < -0.3, sorted(r)
+
+
+def test_pressure_moves_with_fronts_not_a_tide(fleet):
+    """Pressure changes over days by several hPa, smoothly (no 5 hPa tide every few hours)."""
+    p = hourly(fleet, "Pressure Sensor", "pressure")
+    spread = p.groupBy("device_id").agg((F.max("v") - F.min("v")).alias("range"))
+    ranges = [row.range for row in spread.collect()]
+    assert sorted(ranges)[len(ranges) // 2] > 3, ranges  # hPa over four days
+    assert max(ranges) < 60, ranges
+    w = Window.partitionBy("device_id").orderBy("h")
+    hour_steps = p.withColumn("step", F.abs(F.col("v") - F.lag("v").over(w))).agg(F.percentile("step", 0.99))
+    assert hour_steps.first()[0] < 1.5  # hPa in an hour
+
+
+def test_rooms_follow_their_setpoint_and_the_outdoors_leaks_in(fleet):
+    room = hourly(fleet, "HVAC Controller", "temperature")
+    low, high = room.agg(F.min("v"), F.max("v")).first()
+    assert 15 < low and high < 27, (low, high)
+    r = pair_correlations(minus_daily_cycle(room), minus_daily_cycle(hourly(fleet, "Temperature Sensor",
+                                                                          "temperature")))
+    assert len(r) >= 5
+    assert sorted(r)[len(r) // 2] > 0.3, sorted(r)
