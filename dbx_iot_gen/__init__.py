@@ -13,25 +13,29 @@ from dbx_iot_gen.config import (
     QualityConfig,
 )
 from dbx_iot_gen.errors import DbxIotGenError, InvalidConfigError, OutputError
-from dbx_iot_gen.merge import merge_scd1, merge_scd2, read_cdc_batches
-from dbx_iot_gen.stream import start_stream, stream, stream_spec
-from dbx_iot_gen.tables import (
-    alerts,
-    anomaly_labels,
-    cdc_batch,
-    devices,
-    devices_cdc,
-    devices_spec,
-    environment_long,
-    environment_spec,
-    events,
-    final_registry,
-    locations_spec,
-    plant_spec,
-    readings_at,
-    readings_spec,
-    telemetry_spec,
-)
+
+# The Spark-facing API is imported on first use (PEP 562): a config can be built, validated and
+# written where pyspark is not installed (a CI that checks a bundle's config, say).
+_LAZY = {
+    "merge_scd1": "dbx_iot_gen.merge", "merge_scd2": "dbx_iot_gen.merge", "read_cdc_batches": "dbx_iot_gen.merge",
+    "start_stream": "dbx_iot_gen.stream", "stream": "dbx_iot_gen.stream", "stream_spec": "dbx_iot_gen.stream",
+    **{name: "dbx_iot_gen.tables" for name in (
+        "alerts", "anomaly_labels", "cdc_batch", "devices", "devices_cdc", "devices_spec", "environment_long",
+        "environment_spec", "events", "final_registry", "locations_spec", "plant_spec", "readings_at",
+        "readings_spec", "telemetry_spec")},
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dbx_iot_gen' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.3.0"
 

@@ -106,6 +106,17 @@ def catalog_target(args: argparse.Namespace) -> CatalogTarget | None:
     return CatalogTarget(args.catalog, args.schema, args.volume)
 
 
+def _need_spark() -> None:
+    """Stop with one message where the Spark packages are not installed (the config commands run
+    without them)."""
+    import importlib.util
+
+    missing = [m for m in ("pyspark", "dbldatagen", "delta") if importlib.util.find_spec(m) is None]
+    if missing and not on_databricks():
+        raise DbxIotGenError(f"this command runs Spark, and {', '.join(missing)} is not installed: "
+                             "pip install 'dbx-iot-gen[local]' (pyspark, delta-spark, dbldatagen)")
+
+
 def _demo(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     target = catalog_target(args)
@@ -114,6 +125,7 @@ def _demo(args: argparse.Namespace) -> int:
         out = f"{target.landing_root}/{out}"
     if target is None or not target.volume or not on_databricks():
         OutputLayout.local(out).check_usable()  # a volume's folder exists once the volume does
+    _need_spark()
     started = time.perf_counter()
     from dbx_iot_gen.demo import generate_iot_demo
     from dbx_iot_gen.spark import get_spark
@@ -131,6 +143,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _stream(args: argparse.Namespace) -> int:
+    _need_spark()
     from dbx_iot_gen.stream import (
         STREAM_TABLES,
         StreamLayout,
@@ -182,6 +195,7 @@ def _queries(args: argparse.Namespace) -> int:
     from dbx_iot_gen.spark import get_spark
 
     demo_output(args.out)  # before Spark starts: a wrong folder fails at once
+    _need_spark()
 
     spark = get_spark()
     register_demo_tables(spark, args.out)

@@ -21,12 +21,13 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from pyspark.sql import DataFrame, SparkSession
+from typing import TYPE_CHECKING, Any
 
 from dbx_iot_gen.errors import InvalidConfigError, OutputError
 from dbx_iot_gen.schemas import TABLES
+
+if TYPE_CHECKING:  # the Spark-facing functions take Spark objects; the rest runs without pyspark
+    from pyspark.sql import DataFrame, SparkSession
 
 __all__ = ["JSON_TIMESTAMP_FORMAT", "CatalogTarget", "OutputLayout", "read_landing", "read_table", "write_delta",
            "write_landing", "write_table"]

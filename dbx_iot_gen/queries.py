@@ -13,11 +13,13 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-
-from pyspark.sql import DataFrame, SparkSession
+from typing import TYPE_CHECKING
 
 from dbx_iot_gen.errors import OutputError
 from dbx_iot_gen.output import OutputLayout
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 __all__ = ["QUERIES", "SQL_DIR", "demo_output", "query", "register_demo_tables", "run_queries"]
 

@@ -8,8 +8,10 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from pyspark.sql import DataFrame, SparkSession
+if TYPE_CHECKING:  # imported where used: on_databricks runs without pyspark
+    from pyspark.sql import DataFrame, SparkSession
 
 __all__ = ["BARRIER_PREFIX", "CONNECT_ENV", "analysis_barrier", "dropping_barrier_views", "get_spark", "is_connect",
            "on_databricks"]
@@ -111,6 +113,8 @@ def get_spark(app_name: str = "dbx-iot-gen", *, master: str = "local[2]", connec
     """
     if connect is None:
         connect = _connect_from_env()
+    from pyspark.sql import SparkSession
+
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
