@@ -37,7 +37,7 @@ METRICS: dict[str, Metric] = {
     "humidity": Metric("humidity", "percent", 0.0, 100.0),
     "pressure": Metric("pressure", "hPa", 950.0, 1070.0),
     "vibration": Metric("vibration", "mm/s", 0.0, 50.0),
-    "power": Metric("power", "kWh", 0.0, 250.0),
+    "power": Metric("power", "kW", 0.0, 250.0),
 }
 
 

@@ -15,10 +15,10 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from dbx_iot_gen.catalog import CITIES
-from dbx_iot_gen.config import IoTConfig, PatternConfig
+from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.rand import dbl
 
-__all__ = ["BlockPolynomial", "LocalTime", "business_schedule", "daily_cycle", "seasonal_cycle", "slow_wander"]
+__all__ = ["BlockPolynomial", "LocalTime", "daily_cycle", "occupancy_value", "seasonal_cycle", "slow_wander"]
 
 TWO_PI = "6.283185307179586D"
 _TIMEZONES = tuple(sorted({c.timezone for c in CITIES}))
@@ -199,16 +199,21 @@ def slow_wander(seconds: str, phase1: str, phase2: str, rate1: str, rate2: str) 
             f" + 0.4D * {sin_cycles(f'{seconds} * {rate2} + {phase2}')})")
 
 
-def business_schedule(local_s: str, patterns: PatternConfig, *, business: str, evening: str,
-                      night: str, weekend: str) -> str:
-    """One of four SQL values by local time: business hours on weekdays, weekday evenings
-    (business end to 22:00), nights, weekends."""
-    hour = f"(pmod({local_s}, 86400L) div 3600L)"
-    start, end = patterns.business_hours_start, patterns.business_hours_end
-    return (f"(CASE WHEN {day_of_week(local_s)} >= 5L THEN {weekend}"
-            f" WHEN {hour} >= {start}L AND {hour} < {end}L THEN {business}"
-            f" WHEN {hour} >= {end}L AND {hour} < {max(end, 22)}L THEN {evening}"
-            f" ELSE {night} END)")
+def occupancy_value(hod: float, dow: int, *, opens: float, ramp: float, closes: float, fall: float, lunch: float,
+                    saturday: float, sunday: float) -> float:
+    """:func:`occupancy` in Python, for one local time (to average a schedule over a week).
+
+    Example:
+        >>> occupancy_value(11.0, 0, opens=6, ramp=3, closes=17, fall=3, lunch=0.1, saturday=0.4, sunday=0.1)
+        1.0
+    """
+    def step(x: float) -> float:
+        c = min(1.0, max(0.0, x))
+        return c * c * (3 - 2 * c)
+
+    day = 1.0 if dow < 5 else saturday if dow == 5 else sunday
+    return (step((hod - opens) / ramp) * (1 - step((hod - closes) / fall))
+            * (1 - lunch * step(1 - abs(hod - 12.5))) * day)
 
 
 def hemisphere_of_city(city_idx: str) -> str:

@@ -101,7 +101,7 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         ("metric_name", "STRING", "temperature, humidity, pressure, vibration or power."),
         ("metric_value", "DOUBLE", "Measured value in the metric's unit; null in maintenance, dropouts and "
                                    "missing values; out of range after a malfunction."),
-        ("unit", "STRING", "celsius, percent, hPa, mm/s or kWh."),
+        ("unit", "STRING", "celsius, percent, hPa, mm/s or kW."),
         ("quality_score", "INT", "Signal quality 0-100; older devices score lower."),
         ("device_status", "STRING", "Online; Maintenance inside a maintenance window (local time); Offline "
                                     "in a dropout."),

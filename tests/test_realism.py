@@ -1,5 +1,5 @@
 """Realism of ``sensor_readings``, measured on built tables: sensors at one facility share its
-weather (issue 16, item 1).
+weather (issue 16, item 1); building loads ramp and differ by building (item 2).
 
 The fleet is the ``small`` preset's (5-minute cadence, the per-block polynomial of degree 7) on
 few facilities, so that many sensors share one; the expectations are statistics computed here
@@ -113,3 +113,29 @@ def test_rooms_follow_their_setpoint_and_the_outdoors_leaks_in(fleet):
                                                                           "temperature")))
     assert len(r) >= 5
     assert sorted(r)[len(r) // 2] > 0.3, sorted(r)
+
+
+def five_minute_steps(fleet: DataFrame, device_type: str, metric: str) -> DataFrame:
+    """Each reading with the step from the device's previous reading of the metric."""
+    w = Window.partitionBy("device_id").orderBy("timestamp")
+    return (fleet.where(F.col("device_type") == device_type).where(F.col("metric_name") == metric)
+            .withColumn("step", F.col("metric_value") - F.lag("metric_value").over(w)))
+
+
+def test_meters_ramp_instead_of_stepping(fleet):
+    """No square waves: a meter's largest 5-minute steps (99.9th percentile) are a small share of
+    its range (a switch between two schedule levels was 85 % of it)."""
+    per_meter = (five_minute_steps(fleet, "Smart Meter", "power").groupBy("device_id")
+                 .agg(F.percentile(F.abs("step"), 0.999).alias("p999"),
+                      (F.max("metric_value") - F.min("metric_value")).alias("range"))
+                 .where("range > 0").select((F.col("p999") / F.col("range")).alias("share")))
+    shares = sorted(row.share for row in per_meter.collect())
+    assert len(shares) >= 10, shares
+    assert shares[len(shares) // 2] < 0.3 and shares[-1] < 0.45, shares
+
+
+def test_meters_at_one_facility_correlate_but_are_not_clones(fleet):
+    r = pair_correlations(hourly(fleet, "Smart Meter", "power"))
+    assert len(r) >= 10, r
+    median = sorted(r)[len(r) // 2]
+    assert 0.5 < median < 0.9, sorted(r)

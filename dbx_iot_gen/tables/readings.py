@@ -27,7 +27,7 @@ from dbx_iot_gen.catalog import DEVICE_TYPES, METRICS
 from dbx_iot_gen.config import ANOMALY_TYPES, IoTConfig
 from dbx_iot_gen.fleet import PROFILES, FleetLayout
 from dbx_iot_gen.lifecycle import Lifecycle
-from dbx_iot_gen.patterns import TWO_PI, BlockPolynomial, LocalTime, slow_wander
+from dbx_iot_gen.patterns import TWO_PI, BlockPolynomial, LocalTime, occupancy_value, slow_wander
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, split_uniform, sql_str
 from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, Blocking, ColumnDef, SpecBuilder, partitions_for, replay
 from dbx_iot_gen.weather import Weather, relative_humidity
@@ -77,12 +77,15 @@ class _Profile:
     outdoor_rh: float = 0.0  # weight of its outdoor relative humidity (%)
     outdoor_pressure: float = 0.0  # weight of its sea-level pressure (hPa)
     degree_hours: float = 0.0  # load per degree of heating or cooling (|outdoor - 18 C|, smoothed)
+    night: float = 0.0  # the building's base load, as a share of its level (the schedule adds the rest)
+    night_spread: float = 0.0  # building-to-building spread of night
+    shift: float = 0.0  # each building's day starts up to this many hours earlier or later
     typical: float = 1.0  # mean schedule factor
 
 
 def profile_parameters(config: IoTConfig) -> tuple[list[_Profile], list[float]]:
     """The coefficients of every profile and the schedule table ``[profile][local hour of the week]``
-    (NaN inside maintenance windows).
+    (the schedule at the start of each hour; a reading interpolates between two hours).
 
     One formula serves every channel; the profile only picks coefficients. That keeps the
     generated code small (the JVM does not compile methods over 8 KB of bytecode: a CASE of seven
@@ -97,12 +100,14 @@ def profile_parameters(config: IoTConfig) -> tuple[list[_Profile], list[float]]:
         ("Humidity Sensor", "humidity"): _Profile(0, 2, 1.0, 2.0, 0.5 * n, 8.0, outdoor_rh=1),
         ("Pressure Sensor", "pressure"): _Profile(0, 1.0, 0.15, 1.0, 0.1 * n, 6.0, outdoor_pressure=1),
         ("Motion Detector", "vibration"): _Profile(1, 1, 0.3, 0.1, 0.15 * n, 1.0),
-        # a building's load follows its schedule, plus heating or cooling as the outdoors departs
-        # from 18 C
-        ("Smart Meter", "power"): _Profile(1, 1, 5.0, 2.0, 5.0 * n, 15.0, degree_hours=0.6),
+        # a building's power (kW): its base load, its occupancy (a morning ramp, a lunch dip, an
+        # evening decline, quieter weekends) on its own hours, heating or cooling as the
+        # outdoors departs from 18 C
+        ("Smart Meter", "power"): _Profile(80, 60, 10.0, 2.0, 1.5 * n, 15.0, degree_hours=0.6, night=0.4,
+                                           night_spread=0.3, shift=1.5),
         # a room at its setpoint (21 C), the outdoors leaking in by 8 %
         ("HVAC Controller", "temperature"): _Profile(19.32, 2, 0.3, 0.5, 0.1 * n, 1.5, outdoor_temp=0.08),
-        ("HVAC Controller", "power"): _Profile(12.5, 15, 0.5, 0.5, 0.5 * n, 6.0, degree_hours=0.5),
+        ("HVAC Controller", "power"): _Profile(12.5, 15, 0.5, 0.5, 0.5 * n, 6.0, degree_hours=0.5, shift=1.0),
     }
     start, end = pat.business_hours_start, pat.business_hours_end
 
@@ -114,18 +119,36 @@ def profile_parameters(config: IoTConfig) -> tuple[list[_Profile], list[float]]:
     def hvac(hour: int) -> float:  # the seed's daily factors
         return 1.5 if 6 <= hour <= 9 else 1.2 if 10 <= hour <= 17 else 1.3 if 18 <= hour <= 22 else 0.8
 
+    # occupancy of an office building: ramps up over three hours to an hour after business hours
+    # start, a 10 % dip at lunch, down over three hours from an hour before they end
+    occupancy = [occupancy_value(h % 24, h // 24, opens=start - 2, ramp=3, closes=end - 1, fall=3, lunch=0.1,
+                                 saturday=0.35, sunday=0.1) for h in range(168)]
     schedules = {
         ("Motion Detector", "vibration"): office(3.0, 1.5, 0.4, 0.4),
-        ("Smart Meter", "power"): office(80.0, 45.0, 30.0, 35.0),  # the seed's power levels
+        ("Smart Meter", "power"): occupancy,
         ("HVAC Controller", "power"): [hvac(h) for h in range(24)] * 5 + [0.6 * hvac(h) for h in range(24)] * 2,
     }
-    maintenance = {h for w in pat.maintenance_windows for h in w.hours_of_week()}
     table, profiles = [], []
     for p in PROFILES:
         week = schedules.get(p, [1.0] * 168)  # by local hour of the week, Monday 00:00 first
-        table += [math.nan if h in maintenance else v for h, v in enumerate(week)]
-        profiles.append(dataclasses.replace(by_metric[p], typical=sum(week) / len(week)))
+        table += week
+        prof = by_metric[p]
+        profiles.append(dataclasses.replace(prof, typical=prof.night + (1 - prof.night) * sum(week) / len(week)))
     return profiles, table
+
+
+def maintenance_condition(config: IoTConfig, hour_of_week: str) -> str:
+    """SQL: the local hour of the week (Monday 00:00 is 0) is in a maintenance window."""
+    hours = sorted({h for w in config.patterns.maintenance_windows for h in w.hours_of_week()})
+    ranges: list[list[int]] = []
+    for h in hours:
+        if ranges and ranges[-1][1] == h:
+            ranges[-1][1] = h + 1
+        else:
+            ranges.append([h, h + 1])
+    if not ranges:
+        return "false"
+    return "(" + " OR ".join(f"({hour_of_week} >= {a} AND {hour_of_week} < {b})" for a, b in ranges) + ")"
 
 
 def outdoor(temp: str, pressure: str, rh: str, degree_hours: str, weights: str) -> str:
@@ -282,6 +305,9 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         "low": f"{c}.low",
         "high": f"{c}.high",
         "typical": f"{c}.typical",
+        # the building's base load and hours (both channels of an HVAC controller share them)
+        "night": f"{c}.night + {c}.night_spread * ({rnd.uniform('night', 'device_id')} - 0.5D)",
+        "shift_s": f"cast({c}.shift * 3600D * ({rnd.uniform('shift', 'device_id')} * 2D - 1D) as long)",
         "m_name": f"element_at(array({', '.join(sql_str(m.name) for m in metrics)}), profile + 1)",
         "m_unit": f"element_at(array({', '.join(sql_str(m.unit) for m in metrics)}), profile + 1)",
     }
@@ -431,13 +457,19 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         b.tmp("local_s", "long", "epoch_s + IF(epoch_s < k.offset_change, k.utc_offset, k.offset_after)")
     else:
         b.tmp("local_s", "long", f"coalesce({local_time.local_seconds('epoch_s', 'city_idx')}, epoch_s)")
-    # one lookup by profile and local hour of the week (1970-01-01 was a Thursday: hour 72 of its
-    # week) gives the schedule factor, NaN in maintenance
-    hour_of_week = "cast(coalesce(pmod(coalesce(local_s div 3600L, 0L) + 72L, 168L), 0L) as int)"
+    # the schedule: by the building's local hour of the week (its own hours: shifted), between
+    # the table's values at the start of that hour and the next (1970-01-01 was a Thursday: hour
+    # 72 of its week), so loads ramp; maintenance by the facility's local hour
+    b.tmp("sched_h", "double", f"cast(local_s + k.shift_s as double) * {dbl(1 / 3600)} + 72D")
+    b.tmp("sched_i", "int", "cast(pmod(cast(floor(sched_h) as long), 168L) as int)")
+    table = f"array({', '.join(dbl(v) for v in schedule)})"
+    at = f"coalesce(element_at({table}, profile * 168 + {{}} + 1), 0D)"
+    b.tmp("sched_f", "double", "sched_h - floor(sched_h)")
     b.tmp("sched", "double",
-          f"coalesce(element_at(array({', '.join(dbl(v) for v in schedule)}), profile * 168 + {hour_of_week} + 1),"
-          " 0D)")
-    b.tmp("in_maintenance", "boolean", "isnan(sched)")
+          f"k.night + (1D - k.night) * ({at.format('sched_i')} * (1D - sched_f)"
+          f" + {at.format('IF(sched_i = 167, 0, sched_i + 1)')} * sched_f)")
+    hour_of_week = "cast(coalesce(pmod(coalesce(local_s div 3600L, 0L) + 72L, 168L), 0L) as int)"
+    b.tmp("in_maintenance", "boolean", maintenance_condition(config, hour_of_week))
     # a device in maintenance measures nothing, so it has no anomaly either
     b.tmp("anomaly", "int", "IF(in_maintenance, 0, ep_active)")
 
@@ -488,11 +520,15 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         b.tmp("stuck", "double", "poly.stuck_value")
     if not realtime:
         b.tmp("age_penalty", "int", "k.years_off")
+    # A one-row Generate that the value reads: the optimizer pushes a filter on it (metric_value
+    # IS NOT NULL) down to here and no further; below, the filter would repeat the value's whole
+    # expression (over the JVM's 64 KB a method, and computed twice). It also splits the code.
+    b.explode("value_barrier", "array(0D)")
     ramp = (f"IF(anomaly = {ANOMALY_CODES['spike']}, 1D, IF(anomaly = {ANOMALY_CODES['drift']}, "
             f"(ep_pos + 1) * (1D / ep_len), 0D))")
     b.tmp("value", "double",
           f"least(k.high, greatest(k.low, IF(anomaly = {ANOMALY_CODES['stuck']}, stuck, "
-          f"smooth + k.noise_amp * ({u_noise} * 2D - 1D) + k.fault * {ramp})))")
+          f"smooth + value_barrier + k.noise_amp * ({u_noise} * 2D - 1D) + k.fault * {ramp})))")
     factor = dbl(quality.out_of_range_factor)
     malfunction = f"IF(issue = {ISSUE_CODES['out_of_range']}, greatest(value * {factor}, k.high * 2D), value)"
     # null in maintenance, dropouts and missing values: try_divide by 0 gives NULL, and costs far
