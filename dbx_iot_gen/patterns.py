@@ -201,7 +201,14 @@ def slow_wander(seconds: str, phase1: str, phase2: str, rate1: str, rate2: str) 
 
 def occupancy_value(hod: float, dow: int, *, opens: float, ramp: float, closes: float, fall: float, lunch: float,
                     saturday: float, sunday: float) -> float:
-    """:func:`occupancy` in Python, for one local time (to average a schedule over a week).
+    """How busy an office building is at a local time, in [0, 1]: 0 at night; on weekdays a
+    ramp up over ``ramp`` hours from hour ``opens``, a dip by the share ``lunch`` around 12:30, a
+    decline over ``fall`` hours from hour ``closes``; Saturday and Sunday the weekday times
+    ``saturday`` and ``sunday``. The ramps are smoothsteps (no kink at their ends).
+
+    Args:
+        hod: local hour of the day, in [0, 24).
+        dow: local day of the week, Monday = 0 ... Sunday = 6.
 
     Example:
         >>> occupancy_value(11.0, 0, opens=6, ramp=3, closes=17, fall=3, lunch=0.1, saturday=0.4, sunday=0.1)
