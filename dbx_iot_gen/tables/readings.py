@@ -368,10 +368,10 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
                 f" + k.wander_a1 * sin({TWO_PI} * (k.wander0_1 + k.wander_rate1 * {x}))"
                 f" + k.wander_a2 * sin({TWO_PI} * (k.wander0_2 + k.wander_rate2 * {x}))")
 
-    def block_doubles(prefix: str, exprs: list[str], per_method: int = _PER_METHOD) -> list[str]:
+    def block_doubles(prefix: str, exprs: list[str]) -> list[str]:
         # a few per generated method: all in one would pass the JIT's size limit
         for i, e in enumerate(exprs):
-            if i % per_method == 0:
+            if i % _PER_METHOD == 0:
                 b.block_barrier()
             b.block(f"{prefix}{i}", "double", e, alias=False)
         return [f"{prefix}{i}" for i in range(len(exprs))]
@@ -412,10 +412,15 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     # that many ("unsupported calling sequence": it then runs 3 times slower).
     b.block("k", None, f"named_struct({', '.join(f'{sql_str(n)}, {e}' for n, e in terms.items())})")
 
-    def quadratic(x: str, wm: str, part: str = "m") -> str:  # through its values at the start, middle, end
-        u = f"({x} * {dbl(2 / span_s)} - 1D)"
+    def quadratic_coefficients(wm: str, part: str = "m") -> list[str]:
+        # of the quadratic in u = 2 x / length - 1 through its values at the start, middle, end
         v0, v1, v2 = (f"{wm}.{part}{j}" for j in range(3))
-        return f"({v1} + {u} * (0.5D * ({v2} - {v0}) + {u} * (0.5D * ({v0} + {v2}) - {v1})))"
+        return [v1, f"0.5D * ({v2} - {v0})", f"0.5D * ({v0} + {v2}) - {v1}"]
+
+    def quadratic(x: str, wm: str, part: str = "m") -> str:
+        u = f"({x} * {dbl(2 / span_s)} - 1D)"
+        c0, c1, c2 = quadratic_coefficients(wm, part)
+        return f"({c0} + {u} * ({c1} + {u} * ({c2})))"
 
     def daily(x: str, wm: str) -> str:
         # the daily cycle (its swing follows the clouds) and the pressure tide (cos 2a is
@@ -428,8 +433,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         values = block_doubles("cycles_at", [f"{cycles(dbl(x))} + {daily(dbl(x), 'wm')}" for x in fit.nodes])
         # plus the quadratic (in the same u = 2 x / length - 1)
         coefficients = fit.coefficients(values)
-        coefficients[:3] = [f"{coefficients[0]} + wm.m1", f"{coefficients[1]} + 0.5D * (wm.m2 - wm.m0)",
-                            f"{coefficients[2]} + 0.5D * (wm.m0 + wm.m2) - wm.m1"]
+        coefficients[:3] = [f"{c} + {q}" for c, q in zip(coefficients, quadratic_coefficients("wm"))]
         coefficients = block_doubles("poly_c", coefficients)
         # a stuck sensor repeats the reading before its episode
         stuck = f"k.level * k.typical + {fit.evaluate(coefficients, stuck_x)}"
