@@ -115,8 +115,9 @@ def test_power_follows_business_hours_and_weekends(tables):
     business = mean("not weekend and local_hour between 9 and 16")
     evening = mean("not weekend and local_hour between 19 and 21")
     night = mean("not weekend and local_hour between 1 and 5")
-    weekend = mean("weekend")
-    # the day's load well above the night's base load and the weekend's; the evening on the way down
+    weekend = mean("weekend and local_hour between 9 and 16")
+    # the day's load well above the night's base load and the weekend day's; the evening on the
+    # way down
     assert business > 1.4 * night and business > 1.4 * weekend, (business, night, weekend)
     assert 0.9 * night < evening < 0.9 * business, (business, evening, night)
 

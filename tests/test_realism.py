@@ -131,7 +131,8 @@ def test_meters_ramp_instead_of_stepping(fleet):
                  .where("range > 0").select((F.col("p999") / F.col("range")).alias("share")))
     shares = sorted(row.share for row in per_meter.collect())
     assert len(shares) >= 10, shares
-    assert shares[len(shares) // 2] < 0.3 and shares[-1] < 0.45, shares
+    # (a step between hourly values, not interpolated, would give about 0.3)
+    assert shares[len(shares) // 2] < 0.15 and shares[-1] < 0.3, shares
 
 
 def test_meters_at_one_facility_correlate_but_are_not_clones(fleet):
