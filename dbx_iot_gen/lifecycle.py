@@ -27,13 +27,15 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from dbx_iot_gen.catalog import DEVICE_STATUS_WEIGHTS, DEVICE_STATUSES
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.fleet import FIRST_DEVICE_ID, coprime_multiplier
-from dbx_iot_gen.rand import Randomness, dbl, salt
+from dbx_iot_gen.rand import Randomness, dbl, hash_fields, salt, sql_str, weighted_case
 
-__all__ = ["BASE_RELEASES", "Lifecycle", "firmware_releases"]
+__all__ = ["BASE_RELEASES", "INITIAL_STATUSES", "STATUS_CODES", "Lifecycle", "Update", "firmware_releases"]
 
 # Firmware releases a device can start on (the first ones of its model's train); each rollout
 # moves it 1 or 2 releases forward on the same train.
@@ -41,6 +43,26 @@ BASE_RELEASES = 40
 
 
 _FOREVER = 2**63 - 1  # the largest bigint
+
+# A registered device starts Online, Offline or in Maintenance (the seed's 85/8/5); Decommissioned
+# is the status of a device the CDC deletes.
+INITIAL_STATUSES = DEVICE_STATUSES[:3]
+# Codes of the registered statuses, for tables that compute a status per row
+STATUS_CODES = {status: i for i, status in enumerate(INITIAL_STATUSES)}
+# An Online device that changes status goes Offline or to Maintenance at these weights
+_AWAY_WEIGHTS = (8.0, 5.0)
+
+
+@dataclass(frozen=True)
+class Update:
+    """SQL of the UPDATE a device may get in a CDC batch (see :meth:`Lifecycle.update`)."""
+
+    lo: str  # bigint: the first second it can happen (its window's start, after the insert)
+    hi: str  # bigint: the second before which it happens (its window's end, or the delete)
+    exists: str  # boolean: the device gets an UPDATE in the batch
+    at_s: str  # bigint: its epoch second
+    is_status: str  # boolean: it changes the status (else it rolls out firmware)
+    steps: str  # int: releases a firmware rollout moves forward (1 or 2)
 
 
 def firmware_releases(seed: int, model: str, count: int) -> list[str]:
@@ -118,6 +140,91 @@ class Lifecycle:
         return min(1.0, self.updates_per_batch / max(1, registered))
 
     # ------------------------------------------------------------------ SQL
+
+    def initial_code(self, device_id: str) -> str:
+        """SQL int: the :data:`STATUS_CODES` code of the status the device is registered with."""
+        u = Randomness(self.config.seed, "devices").uniform("status", device_id)
+        return weighted_case(u, [str(STATUS_CODES[s]) for s in INITIAL_STATUSES], DEVICE_STATUS_WEIGHTS[:3])
+
+    def initial_status(self, device_id: str) -> str:
+        """SQL string: the status the device is registered with (Online, Offline or Maintenance)."""
+        return self.status_name(self.initial_code(device_id))
+
+    def update_hash(self, device_id: str, batch: str | int) -> str:
+        """SQL bigint: the hash of (device, batch) that draws the device's UPDATE in the batch."""
+        return self._rnd.hash("update", device_id, f"cast({batch} as int)")
+
+    def update(self, device_id: str, batch: str | int, ins_s: str, del_s: str, *, hashed: str | None = None,
+               bounds: tuple[str, str] | None = None) -> Update:
+        """The UPDATE the device may get in a batch (an int, or a SQL int): whether it gets one,
+        when, and what it changes. ``ins_s`` and ``del_s`` are the device's :meth:`inserted_s` and
+        :meth:`deleted_s` (SQL bigints; NULL: never deleted): an update falls in the batch's window,
+        after the device's insert and before its delete, at a second drawn from the hash of
+        (device, batch): :meth:`update_hash`, or ``hashed`` (a column holding it). ``bounds``:
+        columns holding the update's ``lo`` and ``hi`` (computed once: smaller generated code).
+
+        Example:
+            >>> life = Lifecycle(IoTConfig.preset("tiny"))
+            >>> u = life.update("device_id", 2, "ins_s", "del_s")
+        """
+        b = f"cast({batch} as int)"
+        h = hashed or self.update_hash(device_id, batch)
+        u_pick, u_kind, u_time, u_step = hash_fields(h, 16, 16, 16, 16)
+        if isinstance(batch, int):
+            chance = dbl(self.update_probability(batch))
+        else:
+            chances = ", ".join(dbl(self.update_probability(k)) for k in range(self.batches + 1))
+            chance = f"element_at(array({chances}), {b} + 1)"
+        window_s = f"({self.start_s}L + {b} * {self.step_s}L)"
+        lo = f"greatest({window_s}, {ins_s} + 1L)"
+        hi = f"least({window_s} + {self.width_s}L, coalesce({del_s}, {window_s} + {self.width_s}L))"
+        bounds_ = (lo, hi)
+        lo, hi = bounds or (lo, hi)
+        return Update(lo=bounds_[0], hi=bounds_[1], exists=f"({b} > 0 AND {u_pick} < {chance} AND {hi} > {lo})",
+                      at_s=f"({lo} + cast({u_time} * ({hi} - {lo}) as long))",
+                      is_status=f"({u_kind} >= {dbl(self.config.cdc.firmware_share)})",
+                      steps=f"(1 + cast({u_step} * 2D as int))")
+
+    def status_change_s(self, device_id: str, batch: int, ins_s: str, del_s: str, *, hashed: str | None = None,
+                        bounds: tuple[str, str] | None = None) -> str:
+        """SQL bigint: the epoch second at which batch ``batch`` changes the device's status, or the
+        largest bigint when it does not (``hashed``, ``bounds``: see :meth:`update`)."""
+        u = self.update(device_id, batch, ins_s, del_s, hashed=hashed, bounds=bounds)
+        return f"IF({u.exists} AND {u.is_status}, {u.at_s}, {_FOREVER}L)"
+
+    def status_after(self, device_id: str, initial: str, changes: str) -> str:
+        """SQL int: the :data:`STATUS_CODES` code of the status of a device registered with status
+        code ``initial`` after ``changes`` (a SQL whole number) status changes: an Online device
+        goes away (Offline or Maintenance, drawn per change) and comes back Online at the next."""
+        away = weighted_case(self._rnd.uniform("away_status", device_id, f"cast({changes} as long)"),
+                             [str(STATUS_CODES["Offline"]), str(STATUS_CODES["Maintenance"])], list(_AWAY_WEIGHTS))
+        online = STATUS_CODES["Online"]
+        return (f"(CASE WHEN {changes} = 0 THEN {initial}"
+                f" WHEN ({initial} = {online}) = ({changes} % 2 = 0) THEN {online} ELSE {away} END)")
+
+    @staticmethod
+    def status_code(status: str) -> str:
+        """SQL int: the :data:`STATUS_CODES` code of a SQL status string."""
+        return f"(CASE {status} WHEN 'Online' THEN 0 WHEN 'Offline' THEN 1 ELSE 2 END)"
+
+    @staticmethod
+    def status_name(code: str) -> str:
+        """SQL string: the status of a :data:`STATUS_CODES` code."""
+        return f"element_at(array({', '.join(sql_str(s) for s in INITIAL_STATUSES)}), {code} + 1)"
+
+    def status_changes(self, device_id: str, t_s: str, ins_s: str, del_s: str) -> str:
+        """SQL int: how many times the device's status has changed in ``devices_cdc`` by epoch
+        second ``t_s`` (included); one hash per batch, row by row. Its status then is
+        :meth:`status_after` of that count. ``ins_s`` and ``del_s``: columns holding
+        :meth:`inserted_s` and :meth:`deleted_s`.
+
+        Example:
+            >>> life = Lifecycle(IoTConfig.preset("tiny"))
+            >>> status = life.status_after("device_id", life.initial_code("device_id"), "changes")
+            >>> changes = life.status_changes("device_id", "t_s", "ins_s", "del_s")
+        """
+        return " + ".join(f"IF({t_s} >= {self.status_change_s(device_id, k, ins_s, del_s)}, 1, 0)"
+                          for k in range(1, self.batches + 1)) or "0"
 
     def rank(self, device_id: str) -> str:
         """The device's rank in the lifecycle permutation (SQL bigint)."""

@@ -18,7 +18,8 @@ from dbx_iot_gen.catalog import CITIES
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.rand import dbl
 
-__all__ = ["BlockPolynomial", "LocalTime", "daily_cycle", "occupancy_value", "seasonal_cycle", "slow_wander"]
+__all__ = ["EPOCH_HOUR_OF_WEEK", "BlockPolynomial", "LocalTime", "daily_cycle", "hour_of_week", "occupancy_value",
+           "seasonal_cycle", "slow_wander"]
 
 TWO_PI = "6.283185307179586D"
 _TIMEZONES = tuple(sorted({c.timezone for c in CITIES}))
@@ -160,9 +161,14 @@ def hour_of_day(local_s: str) -> str:
     return f"(coalesce(pmod({local_s}, 86400L), 0L) * {_PER_HOUR})"
 
 
-def day_of_week(local_s: str) -> str:
-    """Local day of the week, Monday = 0 ... Sunday = 6 (1970-01-01 was a Thursday)."""
-    return f"coalesce(pmod(coalesce({local_s} div 86400L, 0L) + 3L, 7L), 0L)"
+# 1970-01-01 was a Thursday: its first hour is hour 72 of a week that starts on Monday 00:00
+EPOCH_HOUR_OF_WEEK = 72
+
+
+def hour_of_week(local_s: str) -> str:
+    """Local hour of the week (SQL int), Monday 00:00-01:00 = 0 ... Sunday 23:00-24:00 = 167, of
+    local epoch seconds (see :class:`LocalTime`)."""
+    return f"cast(coalesce(pmod(coalesce({local_s} div 3600L, 0L) + {EPOCH_HOUR_OF_WEEK}L, 168L), 0L) as int)"
 
 
 def sin_cycles(cycles: str) -> str:

@@ -103,8 +103,9 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
                                    "missing values; out of range after a malfunction."),
         ("unit", "STRING", "celsius, percent, hPa, mm/s or kW."),
         ("quality_score", "INT", "Signal quality 0-100; older devices score lower."),
-        ("device_status", "STRING", "Online; Maintenance inside a maintenance window (local time); Offline "
-                                    "in a dropout."),
+        ("device_status", "STRING", "Online; Maintenance inside a maintenance window (local time) or while "
+                                    "the registry says Maintenance; Offline in a dropout (an Offline device in "
+                                    "the registry sends no rows)."),
         ("is_anomaly", "BOOLEAN", "True inside an anomaly episode (see anomaly_labels)."),
         ("anomaly_type", "STRING", "spike, dropout, drift or stuck inside an episode; null outside one."),
         ("quality_issue", "STRING", "Injected data-quality problem: null_value, out_of_range, duplicate (both "

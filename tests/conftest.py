@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from dbx_iot_gen import IoTConfig
 from dbx_iot_gen.cli import main
@@ -81,3 +82,13 @@ def demo(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> DemoO
 def show(df: DataFrame, n: int = 10) -> str:
     """Offending rows, for assertion messages."""
     return "\n" + "\n".join(str(r) for r in df.limit(n).collect())
+
+
+def online_all_along(spark: SparkSession, config: IoTConfig) -> DataFrame:
+    """Ids of the devices the registry never has Offline or in Maintenance (``devices_cdc``): their
+    readings follow only the schedules, windows and faults under test."""
+    from dbx_iot_gen.tables.cdc import devices_cdc
+
+    return (devices_cdc(spark, config).groupBy("device_id")
+            .agg(F.expr("bool_and(status IN ('Online', 'Decommissioned')) AS steady"))
+            .where("steady").select("device_id"))

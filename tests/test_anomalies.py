@@ -9,10 +9,9 @@ from pyspark.sql import functions as F
 
 from dbx_iot_gen import anomaly_labels, readings_spec
 from dbx_iot_gen.config import ANOMALY_TYPES
-from dbx_iot_gen.fleet import FleetLayout
 from dbx_iot_gen.tables.readings import reading_defs
 
-from .conftest import clean, show
+from .conftest import clean, online_all_along, show
 
 KEY = ["reading_id"]
 
@@ -78,12 +77,17 @@ def test_tiny_data_holds_every_kind_of_anomaly(tiny_tables):
 
 def test_anomaly_rates_follow_the_config(twins):
     config, both, labels = twins
+    # devices the registry has Online all along: the others have no anomaly while away
+    steady = online_all_along(both.sparkSession, config)
+    both, labels = both.join(steady, "device_id"), labels.join(steady, "device_id")
     total = both.count()
     shares = {r["anomaly_type"]: r["count"] / total
               for r in both.where("is_anomaly").groupBy("anomaly_type").count().collect()}
     episodes = {r["anomaly_type"]: r for r in labels.groupBy("anomaly_type").agg(
         F.count("*").alias("n"), F.min("readings").alias("shortest"), F.max("readings").alias("longest")).collect()}
-    slots = FleetLayout(config).n_channels * config.reading_ticks / config.anomalies.slot_readings
+    # their channels' slots: every tick of each of their channels (device and metric)
+    channels = both.select("device_id", "metric_name").distinct().count()
+    slots = channels * config.reading_ticks / config.anomalies.slot_readings
     for kind, p in zip(ANOMALY_TYPES, config.anomalies.episode_probabilities()):
         # episode counts are binomial: within 4 standard deviations of slots * p
         expected = slots * p

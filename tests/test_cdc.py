@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from datetime import timezone
 
 import pytest
 from chispa import assert_df_equality
@@ -180,6 +181,9 @@ def test_readings_telemetry_and_events_only_while_the_device_is_registered(spark
     cfg = tiny.replace(n_devices=400, telemetry_hours=48.0, telemetry_cadence_seconds=60)
     lifetimes = devices(spark, cfg).select("device_id", "registered_at", "decommissioned_at").cache()
     changed = lifetimes.where(f"registered_at > '{cfg.start.isoformat()}' or decommissioned_at is not null")
+    always_online = (devices_cdc(spark, cfg).groupBy("device_id")
+                     .agg(F.expr("bool_and(status IN ('Online', 'Decommissioned')) AS online")).where("online")
+                     .select("device_id"))
     outside = ("timestamp < registered_at"
                " or timestamp >= coalesce(decommissioned_at, timestamp_micros(9000000000000000L))")
     tables = {
@@ -194,8 +198,8 @@ def test_readings_telemetry_and_events_only_while_the_device_is_registered(spark
         if cadence is None:
             continue
         # and they do report for the rest of their lifetime: from the first tick after the insert
-        # to the last tick before the delete
-        span = (joined.join(changed.select("device_id"), "device_id")
+        # to the last tick before the delete (devices Online all along)
+        span = (joined.join(changed.select("device_id"), "device_id").join(always_online, "device_id")
                 .groupBy("device_id", "registered_at", "decommissioned_at")
                 .agg(F.min("timestamp").alias("first"), F.max("timestamp").alias("last")))
         late = span.where(f"unix_seconds(first) - unix_seconds(registered_at) > {cadence} + 2"
@@ -210,5 +214,85 @@ def test_a_fixed_fleet_has_no_changes(spark, tiny):
     assert cdc.where("operation != 'INSERT' or batch_id != 0").count() == 0
     assert cdc.count() == cfg.n_devices
     readings = readings_spec(spark, cfg).build()
-    every = FleetLayout(cfg).reading_rows  # every channel, every tick
-    assert readings.dropDuplicates(["reading_id"]).count() == every
+    # every channel, every tick, but for the devices registered Offline (they send nothing)
+    metrics = {"HVAC Controller": 2, "Camera": 0, "GPS Tracker": 0}
+    offline = devices(spark, cfg).where("status = 'Offline'").groupBy("device_type").count().collect()
+    silent = sum(metrics.get(r.device_type, 1) * r["count"] for r in offline) * cfg.reading_ticks
+    assert readings.dropDuplicates(["reading_id"]).count() == FleetLayout(cfg).reading_rows - silent
+    assert silent > 0
+
+
+@pytest.fixture(scope="module")
+def status_week(spark, tiny):
+    """400 devices over a week, with their CDC: about 40 status changes."""
+    cfg = tiny.replace(n_devices=400, end="2024-03-08T00:00:00", telemetry_hours=48.0, telemetry_cadence_seconds=60)
+    cdc = devices_cdc(spark, cfg).select("device_id", "operation", "operation_date", "sequence_num", "status")
+    return cfg, cdc.cache()
+
+
+def _with_registry(df, cdc, key):
+    """``df`` (device_id, timestamp, and the columns ``key``) with ``registry``: its device's status
+    in the CDC at the row's time, the status of its latest change by then (null: not registered)."""
+    x, c = df.alias("x"), cdc.alias("c")
+    on = (F.col("x.device_id") == F.col("c.device_id")) & (F.col("c.operation_date") <= F.col("x.timestamp"))
+    joined = x.join(c, on, "left")
+    return joined.groupBy(*[F.col(f"x.{k}").alias(k) for k in key]).agg(
+        F.max_by("c.status", "c.sequence_num").alias("registry"))
+
+
+def test_readings_follow_the_registry_status(spark, status_week):
+    cfg, cdc = status_week
+    readings = readings_spec(spark, cfg).build().dropDuplicates(["reading_id"])
+    key = ["reading_id", "device_id", "timestamp", "device_status", "metric_value"]
+    rows = _with_registry(readings, cdc, key).cache()
+    # Offline, Decommissioned or not registered: no row at all
+    silent = rows.where("registry IS NULL OR registry NOT IN ('Online', 'Maintenance')")
+    assert silent.count() == 0, show(silent)
+    # Maintenance: maintenance rows, no value
+    maintenance = rows.where("registry = 'Maintenance'")
+    wrong = maintenance.where("device_status != 'Maintenance' OR metric_value IS NOT NULL")
+    assert wrong.count() == 0, show(wrong)
+    assert maintenance.select("device_id").distinct().count() >= 10
+    # and no reading says Online with a value unless the registry does
+    assert rows.where("device_status = 'Online' AND metric_value IS NOT NULL AND registry != 'Online'").count() == 0
+
+    # The data changes at the very second the registry does: a device that goes Offline reports up
+    # to that second (its last reading less than a tick before) and from the second it is back
+    cadence, slack = cfg.reading_cadence_seconds, cfg.reading_jitter_seconds + 1
+    history = defaultdict(list)  # device: its (second, status) changes, in order
+    for r in cdc.orderBy("device_id", "sequence_num").collect():
+        history[r.device_id].append((int(r.operation_date.replace(tzinfo=timezone.utc).timestamp()), r.status))
+    times = {r.device_id: r.times for r in readings.groupBy("device_id")
+             .agg(F.collect_list(F.unix_micros("timestamp")).alias("times")).collect()}
+    end_s, checked = int(cfg.end.timestamp()), 0
+    for device, changes in history.items():
+        for (_, before), (off_s, status), later in zip(changes, changes[1:], range(2, len(changes) + 1)):
+            if status != "Offline" or before == "Offline" or device not in times:
+                continue
+            back_s, back = next(((t, s) for t, s in changes[later:] if s != "Offline"), (end_s, None))
+            t_us = times[device]
+            assert not [t for t in t_us if off_s * 10**6 <= t < back_s * 10**6], (device, "reports while Offline")
+            if before == "Online":  # reports up to the change, values included
+                last = max(t for t in t_us if t < off_s * 10**6)
+                assert off_s * 10**6 - last <= (cadence + slack) * 10**6, (device, off_s, last)
+                checked += 1
+            if back == "Online" and back_s + cadence + slack < end_s:  # and from the second it is back
+                first = min(t for t in t_us if t >= back_s * 10**6)
+                assert first - back_s * 10**6 <= (cadence + slack) * 10**6, (device, back_s, first)
+                checked += 1
+    assert checked >= 5, "a week of 400 devices takes some reporting devices Offline and back"
+
+
+def test_telemetry_and_events_only_while_online_in_the_registry(spark, status_week):
+    cfg, cdc = status_week
+    tracks = telemetry_spec(spark, cfg).build()
+    rows = _with_registry(tracks, cdc, ["telemetry_id", "device_id", "timestamp"])
+    wrong = rows.where("registry IS NULL OR registry != 'Online'")
+    assert wrong.count() == 0, show(wrong)
+    # some trackers do go away in that week: the rule is at work
+    away = cdc.join(tracks.select("device_id").distinct(), "device_id").where("status IN ('Offline', 'Maintenance')")
+    assert away.count() > 0
+    ev = _with_registry(events(spark, cfg), cdc, ["event_id", "device_id", "timestamp", "event_type"])
+    wrong = ev.where("registry IS NULL OR registry != 'Online'")
+    assert wrong.count() == 0, show(wrong)
+    assert ev.count() > 100

@@ -110,21 +110,36 @@ class Blocking:
         c, s = self.channels, self.block_ticks
         last = self.ticks - (self.slots - 1) * s  # ticks of the last slot
         df = spark.range(0, self.slots * c, 1, partitions).selectExpr(f"coalesce(id div {c}L, 0L) AS slot", "id")
-        df = _select_rounds(df.selectExpr("slot", f"id - slot * {c}L AS channel"), self.defs)
+        df = _stage_split(_select_rounds(df.selectExpr("slot", f"id - slot * {c}L AS channel"), self.defs))
         ticks = (f"sequence(0L, {s - 1}L)" if last == s else
                  f"IF(slot = {self.slots - 1}L, sequence(0L, {last - 1}L), sequence(0L, {s - 1}L))")
         df = df.selectExpr("*", f"explode({ticks}) AS _k")
-        df = df.selectExpr("*", f"slot * {s}L + _k AS _blk_tick", "channel AS _blk_channel")
-        return df.selectExpr(f"_blk_tick * {c}L + _blk_channel AS id", *self._outputs())
+        df = df.selectExpr("*", f"slot * {s}L + _k + _stage AS _blk_tick", "channel AS _blk_channel")
+        # the block columns are as deep a plan as the rows' own: analyzed apart over Spark Connect
+        return analysis_barrier(df.selectExpr(f"_blk_tick * {c}L + _blk_channel AS id", *self._outputs()))
 
     def row_base(self, df: DataFrame) -> DataFrame:
         """``df`` (with a bigint ``id``) and the block columns of each row's block, computed per row."""
         c, shift = self.channels, self.block_ticks.bit_length() - 1
         base = list(df.columns)
-        df = df.selectExpr("*", f"coalesce(id div {c}L, 0L) AS _blk_tick")
-        df = df.selectExpr("*", f"id - _blk_tick * {c}L AS _blk_channel", f"shiftright(_blk_tick, {shift}) AS slot")
-        df = _select_rounds(df.selectExpr("*", "_blk_channel AS channel"), self.defs)
-        return df.selectExpr(*[f"`{b}`" for b in base], *self._outputs())
+        df = df.selectExpr("*", f"coalesce(id div {c}L, 0L) AS _tick")
+        df = df.selectExpr("*", f"id - _tick * {c}L AS _blk_channel", f"shiftright(_tick, {shift}) AS slot")
+        df = _stage_split(_select_rounds(df.selectExpr("*", "_blk_channel AS channel"), self.defs))
+        # the tick comes out of a one-row Generate, as in a batch build: a filter on what a row
+        # computes from its time stops there, above the block columns (pushed further, it would
+        # repeat every block expression it reads, and planning it can take minutes)
+        df = df.selectExpr("*", "explode(array(_tick + _stage)) AS _blk_tick")
+        return analysis_barrier(df.selectExpr(*[f"`{b}`" for b in base], *self._outputs()))
+
+
+def _stage_split(df: DataFrame) -> DataFrame:
+    """``df`` and a column ``_stage`` (0, a bigint) computed by an expression Spark does not compile
+    into whole-stage code (a higher-order function): whole-stage codegen ends below it and starts
+    anew above it, with no shuffle. So the block columns and the rows' own columns compile into
+    two generated classes: one of over about 1 M characters of code nests classes, and Spark's
+    nested classes fail (IllegalAccessError on BufferedRowIterator.partitionIndex) when an
+    aggregation shares the stage. The price: the columns crossing it are copied once a block."""
+    return df.selectExpr("*", "element_at(transform(array(slot), x -> x), 1) - slot AS _stage")
 
 
 def reads(expr: str, name: str) -> bool:

@@ -56,8 +56,7 @@ def anomaly_episodes(spark: SparkSession, config: IoTConfig) -> DataFrame:
         f"explode(sequence(first_tick, least(first_tick + ep_len, {ticks}L) - 1L)) AS ep_tick",
         "ep_channel")
     ids = ticks_df.selectExpr("anomaly_id", f"ep_tick * {n_ch}L + ep_channel AS id")
-    readings = (readings_at(spark, config, ids, keep=("anomaly", "ep_offset"))
-                .where("is_anomaly"))
+    readings = readings_at(spark, config, ids, keep=("anomaly", "ep_offset"), where="is_anomaly")
     stuck = ANOMALY_CODES["stuck"]
     dropout = ANOMALY_CODES["dropout"]
     aggregates = [

@@ -25,7 +25,6 @@ from pyspark.sql import functions as F
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.fleet import FIRST_DEVICE_ID
 from dbx_iot_gen.lifecycle import Lifecycle
-from dbx_iot_gen.rand import Randomness, dbl, hash_fields, weighted_case
 from dbx_iot_gen.schemas import DEVICE_COLUMNS, TABLES
 from dbx_iot_gen.tables._spec import partitions_for, replay
 from dbx_iot_gen.tables.devices import device_defs, firmware_version_sql
@@ -51,21 +50,13 @@ def devices_cdc(spark: SparkSession, config: IoTConfig) -> DataFrame:
     """
     life = Lifecycle(config)
     n, batches = config.n_devices, life.batches
-    rnd = Randomness(config.seed, "devices_cdc")
     rows = n * (batches + 1)
-    u_pick, u_kind, u_time, u_step = hash_fields(rnd.hash("update", "device_id", "batch_id"), 16, 16, 16, 16)
-    chances = ", ".join(dbl(life.update_probability(k)) for k in range(batches + 1))
-    chance = f"element_at(array({chances}), batch_id + 1)"
-    window_s = f"({life.start_s}L + batch_id * {life.step_s}L)"
-    # an update falls in the window, after the device's insert and before its delete
-    lo = f"greatest({window_s}, ins_s + 1L)"
-    hi = f"least({window_s} + {life.width_s}L, coalesce(del_s, {window_s} + {life.width_s}L))"
+    u = life.update("device_id", "batch_id", "ins_s", "del_s")
     change = "named_struct('op', {op}, 'at_s', {at}, 'kind', {kind}, 'steps', {steps})"
     insert = change.format(op="'INSERT'", at="ins_s", kind=0, steps=0)
     delete = change.format(op="'DELETE'", at="del_s", kind=0, steps=0)
-    update = change.format(op="'UPDATE'", at=f"{lo} + cast({u_time} * ({hi} - {lo}) as long)",
-                           kind=f"IF({u_kind} < {dbl(config.cdc.firmware_share)}, {_FIRMWARE}, {_STATUS})",
-                           steps=f"1 + cast({u_step} * 2D as int)")
+    update = change.format(op="'UPDATE'", at=u.at_s, kind=f"IF({u.is_status}, {_STATUS}, {_FIRMWARE})",
+                           steps=u.steps)
     grid = (spark.range(0, rows, 1, partitions_for(config, rows))
             .selectExpr(f"{FIRST_DEVICE_ID}L + id % {n}L AS device_id", f"cast(id div {n}L as int) AS batch_id")
             .selectExpr("*", f"{life.rank('device_id')} AS life_rank")
@@ -75,7 +66,7 @@ def devices_cdc(spark: SparkSession, config: IoTConfig) -> DataFrame:
                         f"{life.deleted_s('device_id', 'life_rank')} AS del_s")
             .selectExpr("device_id", "batch_id", f"explode(array_compact(array("
                         f"IF(ins_batch = batch_id, {insert}, NULL), "
-                        f"IF(batch_id > 0 AND {u_pick} < {chance} AND {hi} > {lo}, {update}, NULL), "
+                        f"IF({u.exists}, {update}, NULL), "
                         f"IF(del_batch = batch_id, {delete}, NULL)))) AS c"))
     by_device = Window.partitionBy("device_id").orderBy("c.at_s").rowsBetween(Window.unboundedPreceding, 0)
     changes = (grid
@@ -86,10 +77,8 @@ def devices_cdc(spark: SparkSession, config: IoTConfig) -> DataFrame:
                            "status_changes"))
     images = replay(changes, device_defs(spark, config), keep=("firmware_idx",))
     # status after j status changes: Online devices go away (Offline or Maintenance) and come back
-    away = weighted_case(rnd.uniform("away_status", "device_id", "status_changes"),
-                         ["'Offline'", "'Maintenance'"], [8.0, 5.0])
-    status = (f"CASE WHEN c.op = 'DELETE' THEN 'Decommissioned' WHEN status_changes = 0 THEN status"
-              f" WHEN (status = 'Online') = (status_changes % 2 = 0) THEN 'Online' ELSE {away} END")
+    after = life.status_after("device_id", life.status_code("status"), "status_changes")
+    status = f"IF(c.op = 'DELETE', 'Decommissioned', {life.status_name(after)})"
     overrides = {
         # forward on the model's own release train
         "firmware_version": firmware_version_sql(config, "model", "firmware_idx + cast(fw_steps as int)"),

@@ -9,20 +9,16 @@ from __future__ import annotations
 import dbldatagen as dg
 from pyspark.sql import SparkSession
 
-from dbx_iot_gen.catalog import DEVICE_STATUS_WEIGHTS, DEVICE_STATUSES, DEVICE_TYPES, ProductLine
+from dbx_iot_gen.catalog import DEVICE_TYPES, ProductLine
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.fleet import FIRST_DEVICE_ID, FleetLayout
-from dbx_iot_gen.lifecycle import BASE_RELEASES, firmware_releases
+from dbx_iot_gen.lifecycle import BASE_RELEASES, INITIAL_STATUSES, Lifecycle, firmware_releases
 from dbx_iot_gen.rand import Randomness, sql_str
 from dbx_iot_gen.tables._spec import ColumnDef, SpecBuilder, partitions_for
 from dbx_iot_gen.tables.locations import facility_coordinates, offset_coordinates
 
 __all__ = ["DEVICE_RADIUS_KM", "INITIAL_STATUSES", "PRODUCT_LINES", "device_coordinates", "device_defs",
            "devices_spec", "firmware_trains_sql", "firmware_version_sql"]
-
-# A registered device starts Online, Offline or in Maintenance (the seed's 85/8/5); Decommissioned
-# is the status of a device the CDC deletes.
-INITIAL_STATUSES = DEVICE_STATUSES[:3]
 
 DEVICE_RADIUS_KM = 3.0
 
@@ -126,5 +122,4 @@ def _add_device_columns(b: SpecBuilder, config: IoTConfig) -> None:
     b.col("location_id", "long", layout.location_of("device_id"))
     b.col("latitude", "double", lat)
     b.col("longitude", "double", lon)
-    b.col("status", "string", rnd.choice("status", "device_id", values=INITIAL_STATUSES,
-                                         weights=DEVICE_STATUS_WEIGHTS[:3]))
+    b.col("status", "string", Lifecycle(config).initial_status("device_id"))

@@ -12,8 +12,9 @@ Events come from three sources, each a small grid computed by arithmetic and has
   the model runs within the data. A device draws only the kinds it can have: no Battery Low on a
   mains-powered type, no Firmware Update on the newest release of its model's train seen.
 
-Like the readings, events only happen while their device is registered (see
-:mod:`dbx_iot_gen.lifecycle`).
+Like the readings, events only happen while their device is registered and Online in
+``devices_cdc`` (see :mod:`dbx_iot_gen.lifecycle`): a device the registry has Offline or in
+Maintenance raises nothing, and a maintenance window of a device already in maintenance is no event.
 
 Alerts are raised by Critical and Warning events only, a few seconds to two minutes after them.
 """
@@ -28,7 +29,7 @@ from pyspark.sql import functions as F
 from dbx_iot_gen.catalog import CITIES, DEVICE_TYPES
 from dbx_iot_gen.config import SEVERITIES, WEEKDAYS, IoTConfig
 from dbx_iot_gen.fleet import FIRST_DEVICE_ID, FleetLayout
-from dbx_iot_gen.lifecycle import Lifecycle
+from dbx_iot_gen.lifecycle import STATUS_CODES, Lifecycle
 from dbx_iot_gen.patterns import LocalTime
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, sql_str, weighted_case
 from dbx_iot_gen.tables.anomalies import anomaly_episodes
@@ -129,7 +130,10 @@ def _maintenance_events(spark: SparkSession, config: IoTConfig, first_id: int) -
                         f"(m_start * 1000000L - {start_us}L + {cadence_us - 1}L) div {cadence_us}L AS m_tick")
             .where(f"m_tick < {config.reading_ticks}L")
             .selectExpr("event_id", f"m_tick * {n_ch}L + m_channel AS id"))
-    df = (readings_at(spark, config, grid).where("device_status = 'Maintenance'").selectExpr(
+    # a window starts for a device that is Online in the registry (else it sends nothing, or is
+    # in maintenance already)
+    starts = f"device_status = 'Maintenance' AND registry = {STATUS_CODES['Online']}"
+    df = (readings_at(spark, config, grid, where=starts).selectExpr(
         "event_id", "device_id", "timestamp", "'Maintenance Due' AS event_type", "'Info' AS severity",
         "format_string('Scheduled maintenance of device %d started: no %s values until the window ends',"
         " device_id, metric_name) AS description",
@@ -164,6 +168,10 @@ def _background_events(spark: SparkSession, config: IoTConfig, rnd: Randomness, 
     type_names = f"array({', '.join(sql_str(t.name) for t in DEVICE_TYPES)})"
     severity = weighted_case(u_severity, [sql_str(s) for s in SEVERITIES], list(config.events.severity_weights))
     start_us = config.start_micros
+    life = Lifecycle(config)
+    changes = life.status_changes("device_id", "unix_seconds(timestamp)", "life_ins", "life_del")
+    status = life.status_after("device_id", life.initial_code("device_id"), "reg_changes")
+    online = f"{status} = {STATUS_CODES['Online']}"
     background = (spark.range(0, rows, 1, max(1, min(64, rows // 200_000 + 1)))
                   .where(f"{u_occurs} < {dbl(config.events.background_per_device_day)}")
                   .selectExpr(f"id + {first_id}L AS event_id", f"{FIRST_DEVICE_ID}L + id % {n_dev}L AS device_id",
@@ -171,8 +179,14 @@ def _background_events(spark: SparkSession, config: IoTConfig, rnd: Randomness, 
                               f" + cast({u_time} * 86400000000D as long)) AS timestamp",
                               f"{u_type} AS u_kind", f"{severity} AS severity", f"{u_detail} AS detail")
                   .where(f"timestamp < timestamp_micros({int(config.end.timestamp()) * 1_000_000}L)")
-                  # only while the device is registered
-                  .where(Lifecycle(config).registered("device_id", "unix_micros(timestamp)")))
+                  # only while the device is registered and Online in the registry (a Generate,
+                  # not a filter: pushed down, a filter would repeat the registry's expressions)
+                  .where(life.registered("device_id", "unix_micros(timestamp)"))
+                  .selectExpr("*", f"{life.inserted_s('device_id')} AS life_ins",
+                              f"{life.deleted_s('device_id')} AS life_del")
+                  .selectExpr("*", f"{changes} AS reg_changes")
+                  .selectExpr("*", f"explode(IF({online}, array(0), array())) AS online")
+                  .drop("life_ins", "life_del", "reg_changes", "online"))
     return (_with_firmware_offer(background, cdc, config)
             .selectExpr("*", f"{layout.type_index_of_slot(layout.slot_of('device_id'))} AS type_idx")
             # the kinds this device can have now: no Battery Low on mains power, no Firmware Update

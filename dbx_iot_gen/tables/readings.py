@@ -6,8 +6,9 @@ A value is the channel's baseline plus seasonal and daily cycles in the facility
 business-hours schedules, slow channel-specific wander (continuity without state), drift with
 days since install, and a little noise.
 
-A device reports only while it is registered: from its CDC insert to its delete (see
-:mod:`dbx_iot_gen.lifecycle`); the grid's other cells make no row.
+A device reports only while it is registered: from its CDC insert to its delete, and not while
+the registry has it Offline (see :mod:`dbx_iot_gen.lifecycle`); the grid's other cells make no
+row. While the registry has it in Maintenance, its rows have no value and status Maintenance.
 
 Then what goes wrong, each labeled in the row: maintenance windows (no value, status
 Maintenance), anomaly episodes (spike, dropout, drift, stuck; see :mod:`.anomalies`) and
@@ -26,8 +27,16 @@ from pyspark.sql import DataFrame, SparkSession
 from dbx_iot_gen.catalog import DEVICE_TYPES, METRICS
 from dbx_iot_gen.config import ANOMALY_TYPES, IoTConfig
 from dbx_iot_gen.fleet import PROFILES, FleetLayout
-from dbx_iot_gen.lifecycle import Lifecycle
-from dbx_iot_gen.patterns import TWO_PI, BlockPolynomial, LocalTime, occupancy_value, slow_wander
+from dbx_iot_gen.lifecycle import STATUS_CODES, Lifecycle
+from dbx_iot_gen.patterns import (
+    EPOCH_HOUR_OF_WEEK,
+    TWO_PI,
+    BlockPolynomial,
+    LocalTime,
+    hour_of_week,
+    occupancy_value,
+    slow_wander,
+)
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, split_uniform, sql_str
 from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, Blocking, ColumnDef, SpecBuilder, partitions_for, replay
 from dbx_iot_gen.weather import Weather, relative_humidity
@@ -191,7 +200,7 @@ def readings_spec(spark: SparkSession, config: IoTConfig, *, realtime: bool = Fa
 
 
 def readings_at(spark: SparkSession, config: IoTConfig, ids: DataFrame, *, keep: tuple[str, ...] = (),
-                registered_only: bool = True) -> DataFrame:
+                registered_only: bool = True, where: str | None = None) -> DataFrame:
     """The readings with the row ids (``reading_id - 1``) of column ``id`` of ``ids``, computed by
     the very expressions of :func:`readings_spec`, without generating the table (no duplicates).
 
@@ -200,8 +209,12 @@ def readings_at(spark: SparkSession, config: IoTConfig, ids: DataFrame, *, keep:
         config: the dataset config.
         ids: a DataFrame with a bigint column ``id``; its other columns are kept in front.
         keep: intermediate columns to keep as well (for example ``anomaly``, ``ep_offset``).
-        registered_only: drop the ids whose device is not registered at the reading's time (as the
-            table does); ``False`` computes them anyway (keep ``registered`` to see which).
+        registered_only: drop the ids whose device is not registered, or Offline in the registry, at
+            the reading's time (as the table does); ``False`` computes them anyway (keep
+            ``registered`` to see which).
+        where: keep only the readings where this SQL boolean of their columns (and ``keep``)
+            holds. Prefer it to ``.where()`` on the result: Spark would push that filter down
+            through the readings' expressions, into generated code too big to compile.
 
     Example:
         >>> readings_at(spark, cfg, spark.range(5)).count()  # doctest: +SKIP
@@ -209,7 +222,9 @@ def readings_at(spark: SparkSession, config: IoTConfig, ids: DataFrame, *, keep:
     """
     b = _builder(spark, config, 1, 1)
     _add_reading_columns(b, config)
-    return replay(ids, b.defs, keep=keep, where="registered" if registered_only else None, blocking=b.blocking)
+    conditions = [c for c in ("registered" if registered_only else None, where) if c]
+    return replay(ids, b.defs, keep=keep, where=" AND ".join(f"({c})" for c in conditions) or None,
+                  blocking=b.blocking)
 
 
 def reading_defs(spark: SparkSession, config: IoTConfig, *,
@@ -285,6 +300,50 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     first_us, until_us = life.registered_span("device_id", "life_rank")
     b.block("life_from_us", "long", first_us)
     b.block("life_until_us", "long", until_us)
+    # a block's first tick (without jitter) and how long its rows last, in seconds
+    t0 = f"({int(config.start.timestamp())}L + slot * {config.reading_cadence_seconds * slot}L)"
+    span_s = config.reading_cadence_seconds * slot + math.ceil(config.reading_jitter_seconds) + 1
+    # The device's status in the registry (devices_cdc): its initial status, then one change at
+    # most per CDC batch, at the second the CDC says. A block knows how many changes came before
+    # it, and when the few that can fall inside it happen (windows are whole batches apart).
+    b.block_barrier()
+    b.block("reg_init", "int", life.initial_code("device_id"), alias=False)
+    batches = range(1, life.batches + 1)
+    if life.batches:
+        # never null (null checks bloat the generated code): never deleted is the largest bigint
+        b.block("reg_ins", "long", f"coalesce({life.inserted_s('device_id', 'life_rank')}, 0L)", alias=False)
+        b.block("reg_del", "long", f"coalesce({life.deleted_s('device_id', 'life_rank')}, {2**63 - 1}L)",
+                alias=False)
+        # each batch's hash and window, computed once: the optimizer would inline them where read
+        updates = [life.update("device_id", k, "reg_ins", "reg_del") for k in batches]
+        fields = [f"'h{k}', {life.update_hash('device_id', k)}, 'lo{k}', {u.lo}, 'hi{k}', {u.hi}"
+                  for k, u in zip(batches, updates)]
+        b.block("reg_h", None, f"named_struct({', '.join(fields)})", alias=False)
+        b.block_barrier()
+        changes = [f"'a{k}', " + life.status_change_s("device_id", k, "reg_ins", "reg_del", hashed=f"reg_h.h{k}",
+                                                      bounds=(f"reg_h.lo{k}", f"reg_h.hi{k}"))
+                   for k in batches]
+        b.block("reg_chg", None, f"named_struct({', '.join(changes)})", alias=False)
+        b.block_barrier()
+    after = [f"reg_chg.a{k}" for k in batches]
+    reg_terms = {}  # for the block's struct k (a realtime row computes its status itself)
+    if realtime:
+        reg_terms = {"reg_init": "reg_init", **{f"reg_a{k}": a for k, a in enumerate(after, start=1)}}
+    else:
+        forever, reg = f"{2**63 - 1}L", {}
+        b.block("reg_n0", "int", " + ".join(f"IF({a} < {t0}, 1, 0)" for a in after) or "0", alias=False)
+        # the i-th change at or after the block's start: at most one a batch window it overlaps
+        inside = min(life.batches, -(-span_s // life.step_s) + 1) if life.batches else 0
+        for i in range(1, inside + 1):
+            later = [f"IF({a} >= {t0}, {a}, {forever})" if i == 1 else f"IF({a} > reg_e{i - 1}, {a}, {forever})"
+                     for a in after]
+            b.block(f"reg_e{i}", "long", f"least({', '.join([*later, forever])})", alias=False)
+            # in microseconds, as a reading's time (the largest bigint stays: never)
+            reg[f"e{i}"] = f"IF(reg_e{i} = {forever}, reg_e{i}, reg_e{i} * 1000000L)"
+        for i in range(inside + 1):
+            reg[f"s{i}"] = life.status_after("device_id", "reg_init", f"(reg_n0 + {i})")
+        b.block_barrier()
+        b.block("reg", None, f"named_struct({', '.join(f'{sql_str(n)}, {e}' for n, e in reg.items())})")
     # the facility's weather: one process per city, shared by every sensor there
     pat = config.patterns
     climate_args = (pat.temperature_daily_amplitude, pat.temperature_seasonal_amplitude)
@@ -310,6 +369,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         "shift_s": f"cast({c}.shift * 3600D * ({rnd.uniform('shift', 'device_id')} * 2D - 1D) as long)",
         "m_name": f"element_at(array({', '.join(sql_str(m.name) for m in metrics)}), profile + 1)",
         "m_unit": f"element_at(array({', '.join(sql_str(m.unit) for m in metrics)}), profile + 1)",
+        **reg_terms,
     }
     install_days = f"cast({layout.install_days_before_start('device_id', 'device_h')} as double)"
     # a device's radio link (a fifth of the devices have a weak one) and battery (3-6 years, then
@@ -320,7 +380,6 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     terms["battery_off"] = (f"IF(profile IN ({battery_profiles}) AND pmod({install_days}, {battery_life})"
                             f" > 0.85D * {battery_life}, {QUALITY_PENALTIES['battery_low']}, 0)")
     fit: BlockPolynomial | None = None
-    t0, span_s = "", 0
     if realtime:
         terms |= {
             "wander_amp": f"{c}.wander",
@@ -335,7 +394,6 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         # and carried to each row by its seconds since: the drift with age by its value and slope,
         # the slow wander by its phases, the age; the UTC offset by the one change it may have
         # within the block. (A realtime row's time is not its tick's: all computed for each row.)
-        t0 = f"({int(config.start.timestamp())}L + slot * {config.reading_cadence_seconds * slot}L)"
         since_day = f"cast({t0} - {start_day_s}L as double)"
         for i, phase0 in ((1, c_phase1), (2, c_phase2)):
             b.block(f"wander_cycles{i}", "double", f"{since_day} * ({terms[f'wander_rate{i}']}) + {phase0}",
@@ -353,7 +411,6 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
             # what the device's age (years, at most 8) takes off its quality score
             "years_off": f"cast(least(floor(({age0}) * {dbl(1 / 365)}), 8L) * 2L as int)",
         }
-        span_s = config.reading_cadence_seconds * slot + math.ceil(config.reading_jitter_seconds) + 1
         offsets = local_time.block_offsets(t0, "city_idx", span_s)
         if offsets is not None:
             terms |= dict(zip(("utc_offset", "offset_change", "offset_after"), offsets, strict=True))
@@ -462,9 +519,9 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     else:
         b.tmp("local_s", "long", f"coalesce({local_time.local_seconds('epoch_s', 'city_idx')}, epoch_s)")
     # the schedule: by the building's local hour of the week (its own hours: shifted), between
-    # the table's values at the start of that hour and the next (1970-01-01 was a Thursday: hour
-    # 72 of its week), so loads ramp; maintenance by the facility's local hour
-    b.tmp("sched_h", "double", f"cast(local_s + k.shift_s as double) * {dbl(1 / 3600)} + 72D")
+    # the table's values at the start of that hour and the next, so loads ramp; maintenance by
+    # the facility's local hour
+    b.tmp("sched_h", "double", f"cast(local_s + k.shift_s as double) * {dbl(1 / 3600)} + {EPOCH_HOUR_OF_WEEK}D")
     b.tmp("sched_i", "int", "cast(pmod(cast(floor(sched_h) as long), 168L) as int)")
     table = f"array({', '.join(dbl(v) for v in schedule)})"
     at = f"coalesce(element_at({table}, profile * 168 + {{}} + 1), 0D)"
@@ -472,9 +529,19 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.tmp("sched", "double",
           f"k.night + (1D - k.night) * ({at.format('sched_i')} * (1D - sched_f)"
           f" + {at.format('IF(sched_i = 167, 0, sched_i + 1)')} * sched_f)")
-    hour_of_week = "cast(coalesce(pmod(coalesce(local_s div 3600L, 0L) + 72L, 168L), 0L) as int)"
-    b.tmp("in_maintenance", "boolean", maintenance_condition(config, hour_of_week))
-    # a device in maintenance measures nothing, so it has no anomaly either
+    b.tmp("in_window", "boolean", maintenance_condition(config, hour_of_week("local_s")))
+    # the device's status in the registry now (STATUS_CODES: 0 Online, 1 Offline, 2 Maintenance)
+    if realtime:
+        changes = " + ".join(f"IF(epoch_s >= k.reg_a{i}, 1, 0)" for i in range(1, life.batches + 1)) or "0"
+        b.tmp("registry", "int", life.status_after("device_id", "k.reg_init", f"({changes})"))
+    else:
+        status = f"reg.s{inside}"
+        for i in range(inside, 0, -1):
+            status = f"IF(t_us >= reg.e{i}, {status}, reg.s{i - 1})"
+        b.tmp("registry", "int", status)
+    # a device in maintenance (a scheduled window, or the registry's status) measures nothing, so
+    # it has no anomaly either
+    b.tmp("in_maintenance", "boolean", f"in_window OR registry = {STATUS_CODES['Maintenance']}")
     b.tmp("anomaly", "int", "IF(in_maintenance, 0, ep_active)")
 
     # Data-quality problems: one uniform picks at most one; value problems need a value.
@@ -487,7 +554,9 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.tmp("issue", "int", f"IF({issue_raw} <= 2 AND (anomaly > 0 OR in_maintenance), 0, {issue_raw})"
           if q_branches else "0")
     # the device lifecycle: no reading before the device's CDC insert or after its delete
-    b.tmp("registered", "boolean", "t_us >= life_from_us AND t_us < life_until_us")
+    # and none while the registry says it is Offline
+    b.tmp("registered", "boolean", f"t_us >= life_from_us AND t_us < life_until_us"
+                                   f" AND registry != {STATUS_CODES['Offline']}")
     # no row for an unregistered device, two for a retransmitted reading; also splits the generated
     # code in two methods
     b.explode("copy", f"IF(registered, IF(issue = {ISSUE_CODES['duplicate']}, array(0, 1), array(0)), array())")

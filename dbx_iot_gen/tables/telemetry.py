@@ -19,7 +19,7 @@ from pyspark.sql import SparkSession
 
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.fleet import FleetLayout
-from dbx_iot_gen.lifecycle import Lifecycle
+from dbx_iot_gen.lifecycle import STATUS_CODES, Lifecycle
 from dbx_iot_gen.patterns import city_attribute
 from dbx_iot_gen.rand import Randomness
 from dbx_iot_gen.tables._spec import SpecBuilder, partitions_for
@@ -42,7 +42,7 @@ WARM_UP_S, COOL_DOWN_S = 300.0, 900.0
 
 def telemetry_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     """The spec of ``telemetry``: one row per GPS tracker and tick (``telemetry_cadence_seconds``)
-    while the tracker is registered (see :mod:`dbx_iot_gen.lifecycle`).
+    while the tracker is registered and Online in ``devices_cdc`` (see :mod:`dbx_iot_gen.lifecycle`).
 
     Units: ``speed`` in km/h, ``altitude`` in metres, ``heading`` in whole degrees clockwise from
     north (0-359), ``fuel_level`` in percent, ``engine_temp`` in degrees Celsius.
@@ -69,11 +69,17 @@ def telemetry_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     b.col("device_id", "long", layout.vehicle_device("vehicle"))
     b.tmp("t_s", "long", f"tick * {config.telemetry_cadence_seconds}L")
     b.col("timestamp", "timestamp", f"timestamp_seconds({start_s}L + t_s)")
-    # the device lifecycle: no position before the tracker's CDC insert or after its delete
+    # the device lifecycle: no position before the tracker's CDC insert or after its delete, and
+    # none while the registry says it is Offline or in Maintenance
     life = Lifecycle(config)
     b.tmp("life_rank", "long", life.rank("device_id"))
-    b.explode("registered", f"IF({life.registered('device_id', f'({start_s}L + t_s) * 1000000L', 'life_rank')},"
-                            " array(0), array())")
+    b.tmp("life_ins", "long", life.inserted_s("device_id", "life_rank"))
+    b.tmp("life_del", "long", life.deleted_s("device_id", "life_rank"))
+    b.tmp("reg_changes", "int", life.status_changes("device_id", f"({start_s}L + t_s)", "life_ins", "life_del"))
+    status = life.status_after("device_id", life.initial_code("device_id"), "reg_changes")
+    online = f"{status} = {STATUS_CODES['Online']}"
+    b.explode("registered", f"IF({life.registered('device_id', f'({start_s}L + t_s) * 1000000L', 'life_rank')}"
+                            f" AND {online}, array(0), array())")
     b.tmp("v0", "double", f"(20D + 20D * {u_speed})")  # mean driving speed, km/h
     b.tmp("radius_km", "double", f"(2D + 6D * {u_radius})")
     b.tmp("range_km", "double", f"(350D + 350D * {u_range})")  # distance on a full tank
