@@ -326,7 +326,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         b.block("reg_chg", None, f"named_struct({', '.join(changes)})", alias=False)
         b.block_barrier()
     after = [f"reg_chg.a{k}" for k in batches]
-    reg_terms = {}  # for the block's struct k (a realtime row computes its status itself)
+    reg_terms: dict[str, str] = {}  # for the block's struct k (a realtime row computes its status itself)
     if realtime:
         reg_terms = {"reg_init": "reg_init", **{f"reg_a{k}": a for k, a in enumerate(after, start=1)}}
     else:
