@@ -18,12 +18,14 @@ import dbldatagen as dg
 from pyspark.sql import DataFrame, SparkSession
 
 from dbx_iot_gen.config import IoTConfig
-from dbx_iot_gen.spark import analysis_barrier
+from dbx_iot_gen.spark import analysis_barrier, is_connect
 
-__all__ = ["ROWS_PER_PARTITION", "SOURCE_TIMESTAMP", "Blocking", "ColumnDef", "IoTDataGenerator", "SpecBuilder",
-           "partitions_for", "replay"]
+__all__ = ["CONNECT_ROUNDS", "ROWS_PER_PARTITION", "SOURCE_TIMESTAMP", "Blocking", "ColumnDef", "IoTDataGenerator",
+           "SpecBuilder", "partitions_for", "replay"]
 
 ROWS_PER_PARTITION = 4_000_000
+# Over Spark Connect, a spec's build is analyzed in parts of this many rounds of columns
+CONNECT_ROUNDS = 40
 # In a stream, the time the rate source made the row (our tables have their own ``timestamp``).
 SOURCE_TIMESTAMP = "_source_timestamp"
 
@@ -52,6 +54,24 @@ class IoTDataGenerator(dg.DataGenerator):
             return blocking.batch_base(self.sparkSession, self.partitions or 4)
         df = self._source(startId, streaming, options)
         return df if blocking is None else blocking.row_base(df)
+
+    def _buildColumnExpressionsWithSelects(self, df1):  # type: ignore[no-untyped-def] # noqa: N802
+        # dbldatagen's rounds of selects; over Spark Connect, a deep spec is analyzed in parts (see
+        # analysis_barrier): the server resolves about one round per analyzer iteration, and gives
+        # up at 100
+        if not is_connect(self.sparkSession):
+            return super()._buildColumnExpressionsWithSelects(df1)
+        order = self._buildOrder
+        rounds = [r for r in order if r != [self._seedColumnName]]
+        try:
+            for first in range(0, len(rounds), CONNECT_ROUNDS):
+                self._buildOrder = rounds[first:first + CONNECT_ROUNDS]
+                df1 = super()._buildColumnExpressionsWithSelects(df1)
+                if first + CONNECT_ROUNDS < len(rounds):
+                    df1 = analysis_barrier(df1)
+        finally:
+            self._buildOrder = order
+        return df1
 
     def _source(self, startId, streaming, options):  # type: ignore[no-untyped-def] # noqa: N803
         if not streaming or not options or "rowsPerBatch" not in options:
