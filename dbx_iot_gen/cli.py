@@ -8,13 +8,16 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbx_iot_gen.config import SCALES, IoTConfig
 from dbx_iot_gen.errors import DbxIotGenError, InvalidConfigError
 from dbx_iot_gen.output import CatalogTarget, OutputLayout
 from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.spark import on_databricks
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 __all__ = ["main"]
 
@@ -67,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     feed.add_argument("--config", metavar="FILE", default=None, help="JSON file of config fields")
     queries = sub.add_parser("queries", help="run the demo and gold queries on a demo output")
     queries.add_argument("--out", default="iot_demo", help="the demo output folder (default: ./iot_demo)")
+    for command in (demo, feed, queries):
+        command.add_argument("--verbose", action="store_true",
+                             help="show Spark's own output (else a local Spark's goes to a log file)")
     sub.add_parser("tables", help="list the tables and their columns")
     return parser
 
@@ -117,6 +123,27 @@ def _need_spark() -> None:
                              "pip install 'dbx-iot-gen[local]' (pyspark, delta-spark, dbldatagen)")
 
 
+def _spark(args: argparse.Namespace) -> SparkSession:
+    """The session; a local Spark started here writes its own output to a log file, not the console,
+    unless ``--verbose``."""
+    from dbx_iot_gen.spark import get_spark, spark_log_path
+
+    return get_spark(log=None if args.verbose else spark_log_path())
+
+
+def _spark_failure(exc: BaseException) -> str | None:
+    """One clear message for an error raised by Spark (pyspark, py4j), or None for any other."""
+    if not type(exc).__module__.startswith(("pyspark", "py4j")):
+        return None
+    from dbx_iot_gen.spark import spark_log_path
+
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    log = spark_log_path()
+    where = f"; Spark's own output is in {log}" if log.is_file() else ""
+    return f"Spark failed: {first[:500]}{where}"
+
+
 def _demo(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     target = catalog_target(args)
@@ -128,11 +155,10 @@ def _demo(args: argparse.Namespace) -> int:
     _need_spark()
     started = time.perf_counter()
     from dbx_iot_gen.demo import generate_iot_demo
-    from dbx_iot_gen.spark import get_spark
 
     where = f"tables in {target.catalog}.{target.schema}, files in {out}" if target else f"writing to {out}"
     print(f"{PROG} demo: scale {config.scale}, seed {config.seed}, {where}", flush=True)
-    spark = get_spark()
+    spark = _spark(args)
     if target is not None and target.volume and on_databricks():  # pragma: no cover - needs a workspace
         target.create(spark, volume=True)
     result = generate_iot_demo(spark, config, out, target=target, progress=lambda line: print(line, flush=True))
@@ -163,12 +189,11 @@ def _stream(args: argparse.Namespace) -> int:
     check_stream_args(args.table, args.mode, args.rows_per_second, args.format)
     layout = StreamLayout(args.out)
     layout.check(stream_identity(config, args.table, args.mode, args.rows_per_second, args.format))
-    from dbx_iot_gen.spark import get_spark
     from dbx_iot_gen.stream import start_stream
 
     print(f"{PROG} stream: {args.table}, {args.mode}, {args.rows_per_second:,} rows/s for {args.duration:g} s, "
           f"to {layout.data_path(args.table)} ({args.format})", flush=True)
-    spark = get_spark()
+    spark = _spark(args)
     query = start_stream(spark, config, args.table, args.out, mode=args.mode, rows_per_second=args.rows_per_second,
                          fmt=args.format)
     try:
@@ -192,12 +217,11 @@ def _input_rows(progress: object) -> int:
 
 def _queries(args: argparse.Namespace) -> int:
     from dbx_iot_gen.queries import QUERIES, demo_output, query, register_demo_tables
-    from dbx_iot_gen.spark import get_spark
 
     demo_output(args.out)  # before Spark starts: a wrong folder fails at once
     _need_spark()
 
-    spark = get_spark()
+    spark = _spark(args)
     register_demo_tables(spark, args.out)
     for name in QUERIES:
         started = time.perf_counter()
@@ -237,6 +261,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DbxIotGenError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if (message := _spark_failure(exc)) is None:
+            raise
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 1
 
 
 def entry_point() -> None:  # pragma: no cover - console script

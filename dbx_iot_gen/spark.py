@@ -4,17 +4,20 @@ classic or over Spark Connect."""
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported where used: on_databricks runs without pyspark
     from pyspark.sql import DataFrame, SparkSession
 
 __all__ = ["BARRIER_PREFIX", "CONNECT_ENV", "analysis_barrier", "dropping_barrier_views", "get_spark", "is_connect",
-           "on_databricks"]
+           "on_databricks", "spark_log_path"]
 
 #: Set to 1 (or true, yes) to make :func:`get_spark` build a local Spark Connect session.
 CONNECT_ENV = "DBX_IOT_GEN_SPARK_CONNECT"
@@ -96,7 +99,44 @@ def _connect_from_env() -> bool:
     raise InvalidConfigError(CONNECT_ENV, f"{value!r} is not accepted: 1, true, yes (Spark Connect) or 0, false, no")
 
 
-def get_spark(app_name: str = "dbx-iot-gen", *, master: str = "local[2]", connect: bool | None = None) -> SparkSession:
+def spark_log_path() -> Path:
+    """Where the command line sends a local Spark's own output (one file per process), unless
+    ``--verbose``: ``dbx-iot-gen-spark-<pid>.log`` in the temporary folder.
+
+    Example:
+        >>> spark_log_path().name.startswith("dbx-iot-gen-spark-")
+        True
+    """
+    return Path(tempfile.gettempdir()) / f"dbx-iot-gen-spark-{os.getpid()}.log"
+
+
+@contextmanager
+def _output_to(log: Path | None) -> Iterator[None]:
+    # The JVM that pyspark launches inherits this process's standard output and error: pointed at
+    # the log file while it starts, they stay there for its life (Ivy's report, log4j, the JVM's
+    # warnings). Python's own streams are restored at once.
+    if log is None:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        with open(log, "ab") as f:
+            os.dup2(f.fileno(), 1)
+            os.dup2(f.fileno(), 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def get_spark(app_name: str = "dbx-iot-gen", *, master: str = "local[2]", connect: bool | None = None,
+              log: Path | None = None) -> SparkSession:
     """The active SparkSession, or a new local one with Delta Lake, quiet logs and UTC time.
 
     On Databricks (or wherever a session is already active, Spark Connect included) the active
@@ -104,7 +144,9 @@ def get_spark(app_name: str = "dbx-iot-gen", *, master: str = "local[2]", connec
     server. Otherwise a local session is built: classic, or with ``connect=True`` (or the
     environment variable ``DBX_IOT_GEN_SPARK_CONNECT=1``) a Spark Connect client of a local
     Connect server that pyspark starts in this process, Delta configured on the server. The Delta
-    jars are resolved from Maven Central on first use, then from the local Ivy cache.
+    jars are resolved from Maven Central on first use, then from the local Ivy cache. With ``log``,
+    a new local Spark writes its own output (Ivy's report, log4j's lines, the JVM's warnings) to
+    that file instead of this process's console.
 
     Example:
         >>> spark = get_spark(connect=True)  # doctest: +SKIP
@@ -143,4 +185,5 @@ def get_spark(app_name: str = "dbx-iot-gen", *, master: str = "local[2]", connec
         # a local Connect server starts with every config above, then pyspark also tries to set
         # them on the client session, where the static ones are refused with a warning each
         warnings.filterwarnings("ignore", message="Failed to set spark")
-        return builder.getOrCreate()
+        with _output_to(log):
+            return builder.getOrCreate()

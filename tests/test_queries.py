@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
+import shutil
+import subprocess
+import sysconfig
+import tempfile
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -66,3 +72,28 @@ def test_cli_queries_prints_each_query_and_its_rows(demo):
 def test_cli_queries_needs_a_demo_output(tmp_path, capsys):
     assert main(["queries", "--out", str(tmp_path)]) == 2
     assert "no complete dbx-iot-gen demo output" in capsys.readouterr().err
+
+
+def test_cli_is_quiet_and_spark_s_own_output_goes_to_a_log(demo, tmp_path):
+    # a new user's run: its own process, its own local Spark (with the Delta jars to resolve)
+    exe = shutil.which("dbx-iot-gen", path=sysconfig.get_path("scripts"))
+    proc = subprocess.Popen([exe, "queries", "--out", str(demo.root)], cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert err == ""  # no Ivy report, no log4j lines, no JVM warnings
+    lines = out.splitlines()
+    assert [ln.split()[0] for ln in lines] == list(QUERIES)
+    assert all(re.fullmatch(r"\w+ +[\d,]+ rows +[\d.]+ s", ln) for ln in lines), out
+    log = Path(tempfile.gettempdir()) / f"dbx-iot-gen-spark-{proc.pid}.log"
+    assert "log4j" in log.read_text(), "Spark's own output is kept in the log file"
+
+
+def test_a_spark_error_is_one_clear_message(demo, tmp_path, capsys):
+    broken = tmp_path / "out"
+    (broken / "delta" / "devices").mkdir(parents=True)  # a table folder that is no Delta table
+    shutil.copy(demo.root / "manifest.json", broken / "manifest.json")
+    assert main(["queries", "--out", str(broken)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("dbx-iot-gen: error: Spark failed: ") and "devices" in err, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
