@@ -176,11 +176,10 @@ class Lifecycle:
             chances = ", ".join(dbl(self.update_probability(k)) for k in range(self.batches + 1))
             chance = f"element_at(array({chances}), {b} + 1)"
         window_s = f"({self.start_s}L + {b} * {self.step_s}L)"
-        lo = f"greatest({window_s}, {ins_s} + 1L)"
-        hi = f"least({window_s} + {self.width_s}L, coalesce({del_s}, {window_s} + {self.width_s}L))"
-        bounds_ = (lo, hi)
-        lo, hi = bounds or (lo, hi)
-        return Update(lo=bounds_[0], hi=bounds_[1], exists=f"({b} > 0 AND {u_pick} < {chance} AND {hi} > {lo})",
+        own_lo = f"greatest({window_s}, {ins_s} + 1L)"
+        own_hi = f"least({window_s} + {self.width_s}L, coalesce({del_s}, {window_s} + {self.width_s}L))"
+        lo, hi = bounds or (own_lo, own_hi)  # what the conditions read: the columns, if given
+        return Update(lo=own_lo, hi=own_hi, exists=f"({b} > 0 AND {u_pick} < {chance} AND {hi} > {lo})",
                       at_s=f"({lo} + cast({u_time} * ({hi} - {lo}) as long))",
                       is_status=f"({u_kind} >= {dbl(self.config.cdc.firmware_share)})",
                       steps=f"(1 + cast({u_step} * 2D as int))")
@@ -202,10 +201,18 @@ class Lifecycle:
         return (f"(CASE WHEN {changes} = 0 THEN {initial}"
                 f" WHEN ({initial} = {online}) = ({changes} % 2 = 0) THEN {online} ELSE {away} END)")
 
+    def is_online(self, device_id: str, changes: str) -> str:
+        """SQL boolean: the device is Online after ``changes`` (a SQL whole number, e.g. a column
+        holding :meth:`status_changes`) status changes."""
+        status = self.status_after(device_id, self.initial_code(device_id), changes)
+        return f"({status} = {STATUS_CODES['Online']})"
+
     @staticmethod
     def status_code(status: str) -> str:
         """SQL int: the :data:`STATUS_CODES` code of a SQL status string."""
-        return f"(CASE {status} WHEN 'Online' THEN 0 WHEN 'Offline' THEN 1 ELSE 2 END)"
+        *first, last = INITIAL_STATUSES
+        whens = " ".join(f"WHEN {sql_str(name)} THEN {STATUS_CODES[name]}" for name in first)
+        return f"(CASE {status} {whens} ELSE {STATUS_CODES[last]} END)"
 
     @staticmethod
     def status_name(code: str) -> str:

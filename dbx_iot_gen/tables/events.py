@@ -170,8 +170,7 @@ def _background_events(spark: SparkSession, config: IoTConfig, rnd: Randomness, 
     start_us = config.start_micros
     life = Lifecycle(config)
     changes = life.status_changes("device_id", "unix_seconds(timestamp)", "life_ins", "life_del")
-    status = life.status_after("device_id", life.initial_code("device_id"), "reg_changes")
-    online = f"{status} = {STATUS_CODES['Online']}"
+    online = life.is_online("device_id", "reg_changes")
     background = (spark.range(0, rows, 1, max(1, min(64, rows // 200_000 + 1)))
                   .where(f"{u_occurs} < {dbl(config.events.background_per_device_day)}")
                   .selectExpr(f"id + {first_id}L AS event_id", f"{FIRST_DEVICE_ID}L + id % {n_dev}L AS device_id",

@@ -19,7 +19,7 @@ from pyspark.sql import SparkSession
 
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.fleet import FleetLayout
-from dbx_iot_gen.lifecycle import STATUS_CODES, Lifecycle
+from dbx_iot_gen.lifecycle import Lifecycle
 from dbx_iot_gen.patterns import city_attribute
 from dbx_iot_gen.rand import Randomness
 from dbx_iot_gen.tables._spec import SpecBuilder, partitions_for
@@ -76,8 +76,7 @@ def telemetry_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     b.tmp("life_ins", "long", life.inserted_s("device_id", "life_rank"))
     b.tmp("life_del", "long", life.deleted_s("device_id", "life_rank"))
     b.tmp("reg_changes", "int", life.status_changes("device_id", f"({start_s}L + t_s)", "life_ins", "life_del"))
-    status = life.status_after("device_id", life.initial_code("device_id"), "reg_changes")
-    online = f"{status} = {STATUS_CODES['Online']}"
+    online = life.is_online("device_id", "reg_changes")
     b.explode("registered", f"IF({life.registered('device_id', f'({start_s}L + t_s) * 1000000L', 'life_rank')}"
                             f" AND {online}, array(0), array())")
     b.tmp("v0", "double", f"(20D + 20D * {u_speed})")  # mean driving speed, km/h
