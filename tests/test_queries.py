@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import shutil
 import subprocess
 import sysconfig
-import tempfile
-from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -75,18 +74,19 @@ def test_cli_queries_needs_a_demo_output(tmp_path, capsys):
 
 
 def test_cli_is_quiet_and_spark_s_own_output_goes_to_a_log(demo, tmp_path):
-    # a new user's run: its own process, its own local Spark (with the Delta jars to resolve)
+    # a new user's run: its own process, its own local Spark (with the Delta jars to resolve), its
+    # own temporary folder (where the log goes)
     exe = shutil.which("dbx-iot-gen", path=sysconfig.get_path("scripts"))
-    proc = subprocess.Popen([exe, "queries", "--out", str(demo.root)], cwd=tmp_path, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err
-    assert err == ""  # no Ivy report, no log4j lines, no JVM warnings
-    lines = out.splitlines()
+    assert exe, "pip install puts the dbx-iot-gen console script beside the interpreter"
+    done = subprocess.run([exe, "queries", "--out", str(demo.root)], cwd=tmp_path, text=True, capture_output=True,
+                          env={**os.environ, "TMPDIR": str(tmp_path)}, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # no Ivy report, no log4j lines, no JVM warnings
+    lines = done.stdout.splitlines()
     assert [ln.split()[0] for ln in lines] == list(QUERIES)
-    assert all(re.fullmatch(r"\w+ +[\d,]+ rows +[\d.]+ s", ln) for ln in lines), out
-    log = Path(tempfile.gettempdir()) / f"dbx-iot-gen-spark-{proc.pid}.log"
-    assert "log4j" in log.read_text(), "Spark's own output is kept in the log file"
+    assert all(re.fullmatch(r"\w+ +[\d,]+ rows +[\d.]+ s", ln) for ln in lines), done.stdout
+    logs = list(tmp_path.glob("dbx-iot-gen-spark-*.log"))
+    assert len(logs) == 1 and "log4j" in logs[0].read_text(), "Spark's own output is kept in the log file"
 
 
 def test_a_spark_error_is_one_clear_message(demo, tmp_path, capsys):
@@ -97,3 +97,21 @@ def test_a_spark_error_is_one_clear_message(demo, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("dbx-iot-gen: error: Spark failed: ") and "devices" in err, err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_spark_error_names_the_log_of_the_spark_it_started():
+    from pyspark.errors import PySparkRuntimeError
+
+    from dbx_iot_gen.cli import _spark_failure
+    from dbx_iot_gen.spark import spark_log_path
+
+    exc = PySparkRuntimeError(errorClass="JAVA_GATEWAY_EXITED", messageParameters={})
+    log = spark_log_path()
+    assert not log.exists()  # this test process started no Spark from the command line
+    assert _spark_failure(exc) == f"Spark failed: {str(exc).splitlines()[0]}"
+    log.write_text("Error: JAVA_HOME is not set\n")
+    try:
+        assert _spark_failure(exc).endswith(f"; Spark's own output is in {log}")
+    finally:
+        log.unlink()
+    assert _spark_failure(ValueError("not Spark's")) is None

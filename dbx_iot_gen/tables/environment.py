@@ -271,7 +271,8 @@ def value_noise(t_s: str, key: str, knot_seconds: float, noise_salt: int) -> str
     B-spline (continuous to the second derivative). Rows with the same key share it.
 
     Example:
-        >>> value_noise("t_s", "tag", 3_600, 7).count("xxhash64")
+        >>> sql = value_noise("t_s", "tag", 3_600, 7)
+        >>> sql.count("xxhash64(7L, tag, ") // 4  # four knots, each hash read for four 16-bit uniforms
         4
     """
     x = f"(({t_s}) * {dbl(1 / knot_seconds)})"
