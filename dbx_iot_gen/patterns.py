@@ -18,8 +18,8 @@ from dbx_iot_gen.catalog import CITIES
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.rand import dbl
 
-__all__ = ["EPOCH_HOUR_OF_WEEK", "BlockPolynomial", "LocalTime", "daily_cycle", "hour_of_week", "occupancy_value",
-           "seasonal_cycle", "slow_wander"]
+__all__ = ["EPOCH_HOUR_OF_WEEK", "BlockPolynomial", "LocalTime", "daily_cycle", "duty_on_fraction", "hour_of_week",
+           "occupancy_value", "seasonal_cycle", "slow_wander"]
 
 TWO_PI = "6.283185307179586D"
 _TIMEZONES = tuple(sorted({c.timezone for c in CITIES}))
@@ -227,6 +227,44 @@ def occupancy_value(hod: float, dow: int, *, opens: float, ramp: float, closes: 
     day = 1.0 if dow < 5 else saturday if dow == 5 else sunday
     return (step((hod - opens) / ramp) * (1 - step((hod - closes) / fall))
             * (1 - lunch * step(1 - abs(hod - 12.5))) * day)
+
+
+def duty_on_fraction(u1: str, u2: str, cycle0: str, duty: str, run: str, seed: str) -> str:
+    """The share of a window a cycling machine (a compressor, a pump, a mill) runs (SQL).
+
+    Time is counted in cycles: the window is ``[u1, u2]`` cycles after cycle ``cycle0`` began
+    (``0 < u2 - u1 <= 1``). Each cycle ``m`` runs once, for a length ``L_m`` (a share of the
+    cycle) from ``(1 - L_m) s_m``, where ``s_m`` is a uniform drawn from the hash of (``seed``, a
+    bigint, and ``m``), so runs start at irregular times. A thermostat (``run`` 0) runs every cycle
+    for ``duty``; a machine that runs whole jobs (``run`` > 0) runs a cycle for ``run`` with
+    probability ``duty / run`` (a second uniform of the same hash), else rests. Either way the
+    mean share is ``duty`` (for a machine that runs jobs, while ``duty <= run``; above, it runs
+    every cycle: ``run``). A window short against the cycle shows the machine's ramps (a spin-up);
+    one as long as a reading's interval gives its average power.
+
+    The run time of cycle ``n`` up to ``f`` cycles into it is ``clamp(f - start_n, 0, L_n)``; the
+    window holds the end of cycle ``floor(u1)`` and the start of ``floor(u2)`` (the same cycle, or
+    the next: a cycle is never shorter than the window).
+
+    Example:
+        >>> duty_on_fraction("u1", "u2", "k.cycle0", "0.4D", "0D", "k.seed").startswith("(")
+        True
+    """
+    u1, u2 = f"({u1})", f"({u2})"
+
+    def draw(u: str, i: int) -> str:  # the i-th 16-bit uniform of cycle floor(u)'s hash
+        h = f"xxhash64(cast({cycle0} + floor({u}) as long), {seed})"
+        return f"(cast(shiftright({h}, {16 * i}) & 65535L as double) * {dbl(1 / 65536)})"
+
+    def length(u: str) -> str:  # L of cycle floor(u)
+        return f"IF({run} > 0D, IF({draw(u, 1)} * {run} < {duty}, {run}, 0D), {duty})"
+
+    def run_until(u: str) -> str:  # run time of cycle floor(u) up to u
+        n = length(u)
+        return f"least({n}, greatest(0D, {u} - floor({u}) - (1D - {n}) * {draw(u, 0)}))"
+
+    return (f"(({run_until(u2)} - {run_until(u1)} + (floor({u2}) - floor({u1})) * {length(u1)})"
+            f" / ({u2} - {u1}))")
 
 
 def hemisphere_of_city(city_idx: str) -> str:

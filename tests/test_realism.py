@@ -1,5 +1,5 @@
 """Realism of ``sensor_readings``, measured on built tables: sensors at one facility share its
-weather (issue 16, item 1); building loads ramp and differ by building (item 2).
+weather (issue 16, item 1); building loads ramp and differ by building, machines cycle (item 2).
 
 The fleet is the ``small`` preset's (5-minute cadence, the per-block polynomial of degree 7) on
 few facilities, so that many sensors share one; the expectations are statistics computed here
@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from dbx_iot_gen import IoTConfig
 from dbx_iot_gen.tables.devices import devices_spec
+from dbx_iot_gen.tables.locations import locations_spec
 from dbx_iot_gen.tables.readings import readings_spec
 
 
@@ -28,6 +29,18 @@ def fleet(spark) -> DataFrame:
                 .where("quality_issue IS NULL AND NOT is_anomaly AND metric_value IS NOT NULL"))
     devices = devices_spec(spark, cfg).build().select("device_id", "location_id", "device_type")
     return readings.join(devices, "device_id").cache()
+
+
+@pytest.fixture(scope="module")
+def local_fleet(spark, fleet) -> DataFrame:
+    """The fleet with each reading's local hour and weekday, by Spark's own zone rules."""
+    base = IoTConfig.preset("small")
+    cfg = base.replace(n_devices=240, n_locations=6, end=base.start + timedelta(days=4))
+    zones = locations_spec(spark, cfg).build().select("location_id", "timezone")
+    return (fleet.join(zones, "location_id")
+            .withColumn("local_ts", F.from_utc_timestamp("timestamp", F.col("timezone")))
+            .withColumn("local_hour", F.hour("local_ts"))
+            .withColumn("weekday", ~F.dayofweek("local_ts").isin(1, 7)))
 
 
 def hourly(fleet: DataFrame, device_type: str, metric: str) -> DataFrame:
@@ -140,3 +153,59 @@ def test_meters_at_one_facility_correlate_but_are_not_clones(fleet):
     assert len(r) >= 10, r
     median = sorted(r)[len(r) // 2]
     assert 0.5 < median < 0.9, sorted(r)
+
+
+def test_machines_run_whole_jobs_with_a_spin_up(local_fleet):
+    """Vibration is a machine's: at rest or running (jobs of 20-90 minutes, mostly in business
+    hours), and a reading that catches a start shows part of its 2-minute spin-up."""
+    vib = local_fleet.where("device_type = 'Motion Detector'")
+    # each machine's running level: the 95th percentile of its readings
+    level = vib.groupBy("device_id").agg(F.percentile("metric_value", 0.95).alias("level"))
+    state = (vib.join(level, "device_id").where("level > 0")
+             .withColumn("x", F.col("metric_value") / F.col("level"))
+             .withColumn("state", F.expr("CASE WHEN x > 0.6 THEN 'run' WHEN x < 0.2 THEN 'rest' ELSE 'part' END")))
+    share = {r.state: r.n for r in state.groupBy("state").agg(F.count("*").alias("n")).collect()}
+    total = sum(share.values())
+    assert share["rest"] > 0.3 * total and share["run"] > 0.1 * total, share
+    # on/off, not a smooth level (an hourly schedule had 12-20 % between the two)
+    assert 0.002 * total < share["part"] < 0.05 * total, share
+
+    def running(cond: str) -> float:
+        return state.where(cond).agg(F.avg(F.expr("IF(state = 'run', 1D, 0D)"))).first()[0]
+
+    day, night = running("weekday AND local_hour BETWEEN 10 AND 15"), running("local_hour BETWEEN 1 AND 4")
+    assert day > 3 * night, (day, night)
+    # runs: consecutive readings running (gaps and islands), 5 minutes each
+    w = Window.partitionBy("device_id").orderBy("timestamp")
+    runs = (state.withColumn("start", F.expr("IF(state = 'run' AND coalesce(lag(state) OVER (PARTITION BY "
+                                             "device_id ORDER BY timestamp), '') != 'run', 1, 0)"))
+            .withColumn("run_id", F.sum("start").over(w)).where("state = 'run'")
+            .groupBy("device_id", "run_id").agg((F.count("*") * 5).alias("minutes")))
+    # whole jobs: even the short runs last 20 minutes or more (a thermostat's runs at night, at a
+    # duty of 5 %, would last minutes)
+    q1, median = runs.agg(F.percentile("minutes", 0.25), F.percentile("minutes", 0.5)).first()
+    assert q1 >= 20 and median <= 90, (q1, median)
+
+
+def test_hvac_compressors_cycle_more_as_the_outdoors_departs_from_18_c(local_fleet):
+    """HVAC power is a fan and a compressor that cycles every 10-30 minutes: 5-minute readings
+    (each the interval's average) vary within an hour, and the hours' power rises with how far
+    the facility's outdoor air is from 18 C."""
+    open_hours = local_fleet.where("weekday AND local_hour BETWEEN 10 AND 15")
+    hvac = hourly(open_hours, "HVAC Controller", "power")
+    # cycling: the readings of an hour spread around its mean (a schedule alone varies by noise)
+    spread = (open_hours.where("device_type = 'HVAC Controller' AND metric_name = 'power'")
+              .groupBy("device_id", F.date_trunc("hour", "timestamp").alias("h"))
+              .agg((F.stddev("metric_value") / F.avg("metric_value")).alias("cv")))
+    median_cv = spread.agg(F.percentile("cv", 0.5)).first()[0]
+    assert median_cv > 0.1, median_cv
+    # each controller's hours against the outdoor temperature at its facility, both relative to
+    # the controller's own mean (facilities differ by size and by climate)
+    outdoor = (hourly(open_hours, "Temperature Sensor", "temperature").groupBy("location_id", "h")
+               .agg(F.abs(F.avg("v") - 18).alias("need")))
+    own = Window.partitionBy("device_id")
+    joined = (hvac.join(outdoor, ["location_id", "h"])
+              .select((F.col("v") / F.avg("v").over(own)).alias("x"),
+                      (F.col("need") - F.avg("need").over(own)).alias("y")))
+    r = joined.agg(F.corr("x", "y")).first()[0]
+    assert r > 0.5, r

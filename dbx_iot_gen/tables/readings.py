@@ -33,6 +33,7 @@ from dbx_iot_gen.patterns import (
     TWO_PI,
     BlockPolynomial,
     LocalTime,
+    duty_on_fraction,
     hour_of_week,
     occupancy_value,
     slow_wander,
@@ -74,9 +75,16 @@ _PER_METHOD = 8
 
 @dataclass(frozen=True)
 class _Profile:
-    """How one kind of channel behaves; see :func:`profile_parameters`."""
+    """How one kind of channel behaves; see :func:`profile_parameters`.
 
-    base: float  # level before the schedule
+    A channel's true value is ``level * load`` plus its weather terms, wander and drift, where
+    ``load = schedule * (1 - duty_amp) + duty_amp * on``: ``schedule`` is ``night`` plus the rest
+    times the building's occupancy (the profile's hour-of-week table), ``on`` the share of the
+    reading's window its machine runs (:func:`~dbx_iot_gen.patterns.duty_on_fraction`), with a
+    duty that grows with occupancy and with the outdoor air's distance from 18 C.
+    """
+
+    base: float  # level: the peak load, or a sensor's calibration offset
     spread: float  # channel-to-channel spread of the level (a sensor's calibration offset)
     wander: float  # amplitude of the slow channel-specific wander (the sensor's own spot)
     drift: float  # drift multiplier
@@ -89,7 +97,32 @@ class _Profile:
     night: float = 0.0  # the building's base load, as a share of its level (the schedule adds the rest)
     night_spread: float = 0.0  # building-to-building spread of night
     shift: float = 0.0  # each building's day starts up to this many hours earlier or later
-    typical: float = 1.0  # mean schedule factor
+    # the machine's cycle: its share of the load; its duty (the share of time it runs) when the
+    # building is empty, what occupancy adds, and what each degree of heating or cooling adds; the
+    # length of its cycles (seconds, drawn per channel); the window a reading averages (seconds;
+    # 0: the interval since the last reading: an average power); a machine that runs whole jobs:
+    # their share of a cycle (0: a thermostat, which runs every cycle for its duty)
+    duty_amp: float = 0.0
+    duty0: float = 0.5
+    duty_occ: float = 0.0
+    duty_dh: float = 0.0
+    period_lo: float = 1800.0
+    period_hi: float = 3600.0
+    window: float = 0.0
+    run: float = 0.0
+    typical: float = 1.0  # mean load (a stuck sensor's level)
+
+
+def _duty(p: _Profile, occupancy: float, degree_hours: float) -> float:
+    # the share of time a profile's machine runs (the SQL's, in Python)
+    return min(0.95, max(0.02, p.duty0 + p.duty_occ * occupancy
+                         + p.duty_dh * degree_hours * (0.4 + 0.6 * occupancy)))
+
+
+def _typical_load(p: _Profile, week: list[float]) -> float:
+    """A profile's load averaged over a week of its occupancy (mild weather: 5 degree-hours)."""
+    return sum((p.night + (1 - p.night) * occ) * (1 - p.duty_amp) + p.duty_amp * _duty(p, occ, 5.0)
+               for occ in week) / len(week)
 
 
 def profile_parameters(config: IoTConfig) -> tuple[list[_Profile], list[float]]:
@@ -108,7 +141,11 @@ def profile_parameters(config: IoTConfig) -> tuple[list[_Profile], list[float]]:
         ("Temperature Sensor", "temperature"): _Profile(0, 1.0, 0.3, 1.0, 0.1 * n, 4.0, outdoor_temp=1),
         ("Humidity Sensor", "humidity"): _Profile(0, 2, 1.0, 2.0, 0.5 * n, 8.0, outdoor_rh=1),
         ("Pressure Sensor", "pressure"): _Profile(0, 1.0, 0.15, 1.0, 0.1 * n, 6.0, outdoor_pressure=1),
-        ("Motion Detector", "vibration"): _Profile(1, 1, 0.3, 0.1, 0.15 * n, 1.0),
+        # a machine's vibration (mm/s RMS), running or at rest: it runs jobs of 20-90 minutes,
+        # mostly in business hours, and spins up over the 2 minutes a reading measures
+        ("Motion Detector", "vibration"): _Profile(4.0, 3.0, 0.03, 0.05, 0.05 * n, 1.0, night=1.0, duty_amp=0.95,
+                                                   duty0=0.05, duty_occ=0.7, period_lo=1800, period_hi=7200,
+                                                   window=120, run=0.8),
         # a building's power (kW): its base load, its occupancy (a morning ramp, a lunch dip, an
         # evening decline, quieter weekends) on its own hours, heating or cooling as the
         # outdoors departs from 18 C
@@ -116,33 +153,33 @@ def profile_parameters(config: IoTConfig) -> tuple[list[_Profile], list[float]]:
                                            night_spread=0.3, shift=1.5),
         # a room at its setpoint (21 C), the outdoors leaking in by 8 %
         ("HVAC Controller", "temperature"): _Profile(19.32, 2, 0.3, 0.5, 0.1 * n, 1.5, outdoor_temp=0.08),
-        ("HVAC Controller", "power"): _Profile(12.5, 15, 0.5, 0.5, 0.5 * n, 6.0, degree_hours=0.5, shift=1.0),
+        # its fan by the building's hours (from three hours before they start), its compressor
+        # cycling every 10-30 minutes, longer as the outdoors departs from 18 C: a reading is the
+        # interval's average power
+        ("HVAC Controller", "power"): _Profile(12.5, 15, 0.2, 0.5, 0.05 * n, 6.0, night=0.3, shift=1.0,
+                                               duty_amp=0.85, duty0=0.05, duty_occ=0.2, duty_dh=0.025,
+                                               period_lo=600, period_hi=1800),
     }
     start, end = pat.business_hours_start, pat.business_hours_end
-
-    def office(business: float, evening: float, night: float, weekend: float) -> list[float]:
-        weekday = [business if start <= h < end else evening if end <= h < max(end, 22) else night
-                   for h in range(24)]
-        return weekday * 5 + [weekend] * 48
-
-    def hvac(hour: int) -> float:  # the seed's daily factors
-        return 1.5 if 6 <= hour <= 9 else 1.2 if 10 <= hour <= 17 else 1.3 if 18 <= hour <= 22 else 0.8
 
     # occupancy of an office building: ramps up over three hours to an hour after business hours
     # start, a 10 % dip at lunch, down over three hours from an hour before they end
     occupancy = [occupancy_value(h % 24, h // 24, opens=start - 2, ramp=3, closes=end - 1, fall=3, lunch=0.1,
                                  saturday=0.35, sunday=0.1) for h in range(168)]
+    # an HVAC system runs from three hours before business hours to their end
+    conditioned = [occupancy_value(h % 24, h // 24, opens=start - 3, ramp=2, closes=end, fall=1, lunch=0,
+                                   saturday=0.35, sunday=0.1) for h in range(168)]
     schedules = {
-        ("Motion Detector", "vibration"): office(3.0, 1.5, 0.4, 0.4),
+        ("Motion Detector", "vibration"): occupancy,
         ("Smart Meter", "power"): occupancy,
-        ("HVAC Controller", "power"): [hvac(h) for h in range(24)] * 5 + [0.6 * hvac(h) for h in range(24)] * 2,
+        ("HVAC Controller", "power"): conditioned,
     }
     table, profiles = [], []
     for p in PROFILES:
         week = schedules.get(p, [1.0] * 168)  # by local hour of the week, Monday 00:00 first
         table += week
         prof = by_metric[p]
-        profiles.append(dataclasses.replace(prof, typical=prof.night + (1 - prof.night) * sum(week) / len(week)))
+        profiles.append(dataclasses.replace(prof, typical=_typical_load(prof, week)))
     return profiles, table
 
 
@@ -280,6 +317,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.block("channel_h", "long", rnd.hash("channel", "device_id", "profile"))
     b.block("device_h", "long", layout.device_hash("device_id"))  # location and install date
     b.block("life_rank", "long", life.rank("device_id"))
+    b.block("duty_h", "long", rnd.hash("duty", "channel"))
     # Anomaly episodes by slot: a channel's ticks are cut into slots of S readings; a slot holds at
     # most one episode, whose kind, length, start and size come from one hash of (channel, slot).
     b.block("ep_h", "long", rnd.hash("episode", "channel", "slot"))
@@ -367,8 +405,6 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         # the building's base load and hours (both channels of an HVAC controller share them)
         "night": f"{c}.night + {c}.night_spread * ({rnd.uniform('night', 'device_id')} - 0.5D)",
         "shift_s": f"cast({c}.shift * 3600D * ({rnd.uniform('shift', 'device_id')} * 2D - 1D) as long)",
-        "m_name": f"element_at(array({', '.join(sql_str(m.name) for m in metrics)}), profile + 1)",
-        "m_unit": f"element_at(array({', '.join(sql_str(m.unit) for m in metrics)}), profile + 1)",
         **reg_terms,
     }
     install_days = f"cast({layout.install_days_before_start('device_id', 'device_h')} as double)"
@@ -468,6 +504,23 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     # that crosses a Generate as a parameter of a method, and C2 refuses to compile a method with
     # that many ("unsupported calling sequence": it then runs 3 times slower).
     b.block("k", None, f"named_struct({', '.join(f'{sql_str(n)}, {e}' for n, e in terms.items())})")
+    # the machine's cycle (a struct of its own: in k, its code would pass the JVM's limits): its
+    # length and window in cycles, and where the cycles stand at the reference time (the block's
+    # start; the data's, realtime)
+    u_period, u_phase = (split_uniform("duty_h", i, 16) for i in range(2))
+    window = f"IF({c}.window > 0D, {c}.window, {dbl(config.reading_cadence_seconds)})"
+    period = f"greatest({c}.period_lo + ({c}.period_hi - {c}.period_lo) * {u_period}, {window})"
+    tref = f"{int(config.start.timestamp())}L" if realtime else t0
+    at_ref = f"(cast({tref} as double) / ({period}) + {u_phase})"
+    duty_terms = {
+        "amp": f"{c}.duty_amp", "d0": f"{c}.duty0", "occ": f"{c}.duty_occ", "dh": f"{c}.duty_dh",
+        "run": f"{c}.run", "inv_period": f"1D / ({period})", "w_cycles": f"({window}) / ({period})",
+        "seed": "duty_h", "cycle0": f"cast(floor({at_ref}) as double)", "f0": f"{at_ref} - floor({at_ref})",
+    }
+    if not realtime:  # what heating or cooling adds, at the block's start, middle and end
+        duty_terms |= {f"dh{j}": f"{c}.duty_dh * {_degree_hours(f'wx.t{j}')}" for j in range(3)}
+    b.block_barrier()
+    b.block("kd", None, f"named_struct({', '.join(f'{sql_str(n)}, {e}' for n, e in duty_terms.items())})")
 
     def quadratic_coefficients(wm: str, part: str = "m") -> list[str]:
         # of the quadratic in u = 2 x / length - 1 through its values at the start, middle, end
@@ -510,7 +563,8 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.tmp("t_us", "long", f"unix_micros({SOURCE_TIMESTAMP})" if realtime else
           f"{config.start_micros}L + tick * {cadence_us}L + cast({u_jitter} * {jitter_us}D as long)")
     b.col("timestamp", "timestamp", "timestamp_micros(t_us)")
-    b.col("metric_name", "string", "k.m_name")
+    # strings from literal arrays, not from the block: a string read from a row is a new object each time
+    b.col("metric_name", "string", f"element_at(array({', '.join(sql_str(m.name) for m in metrics)}), profile + 1)")
     b.tmp("epoch_s", "long", "coalesce(t_us div 1000000L, 0L)")
     if not realtime:
         b.tmp("dt", "double", "cast(epoch_s - k.t0 as double)")  # seconds since the block's start
@@ -526,9 +580,9 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     table = f"array({', '.join(dbl(v) for v in schedule)})"
     at = f"coalesce(element_at({table}, profile * 168 + {{}} + 1), 0D)"
     b.tmp("sched_f", "double", "sched_h - floor(sched_h)")
-    b.tmp("sched", "double",
-          f"k.night + (1D - k.night) * ({at.format('sched_i')} * (1D - sched_f)"
-          f" + {at.format('IF(sched_i = 167, 0, sched_i + 1)')} * sched_f)")
+    b.tmp("occupancy", "double",
+          f"{at.format('sched_i')} * (1D - sched_f) + {at.format('IF(sched_i = 167, 0, sched_i + 1)')} * sched_f")
+    b.tmp("sched", "double", "k.night + (1D - k.night) * occupancy")
     b.tmp("in_window", "boolean", maintenance_condition(config, hour_of_week("local_s")))
     # the device's status in the registry now (STATUS_CODES: 0 Online, 1 Offline, 2 Maintenance)
     if realtime:
@@ -561,7 +615,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     # code in two methods
     b.explode("copy", f"IF(registered, IF(issue = {ISSUE_CODES['duplicate']}, array(0, 1), array(0)), array())")
 
-    # the true value: level, schedule, weather, wander and drift (noise and faults come after)
+    # the true value: level, load, weather, wander and drift (noise and faults come after)
     if realtime:
         rt = Weather.for_city(config.seed, "city_idx", *climate_args, climate="_blk_climate")
         b.tmp("wx_pa", "double", rt.pressure_anomaly("epoch_s"))
@@ -569,11 +623,20 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         b.tmp("wx_cloud", "double", rt.cloudiness("epoch_s", pressure_anomaly="wx_pa"))
         b.tmp("wx_dew", "double", rt.dew_point("epoch_s", mean="wx_mean", cloudiness="wx_cloud"))
         b.tmp("wx_t", "double", rt.temperature("epoch_s", mean="wx_mean", cloudiness="wx_cloud"))
+    # the machine: its duty now, and the share of the reading's window it ran
+    since_ref = f"cast(epoch_s - {int(config.start.timestamp())}L as double)" if realtime else "dt"
+    b.tmp("cycle_at", "double", f"kd.f0 + {since_ref} * kd.inv_period")
+    heat_need = f"kd.dh * {_degree_hours('wx_t')}" if realtime else quadratic("dt", "kd", "dh")
+    b.tmp("duty", "double", f"least(0.95D, greatest(0.02D, kd.d0 + kd.occ * occupancy"
+                            f" + {heat_need} * (0.4D + 0.6D * occupancy)))")
+    on = duty_on_fraction("cycle_at - kd.w_cycles", "cycle_at", "kd.cycle0", "duty", "kd.run", "kd.seed")
+    b.tmp("load", "double", f"IF(kd.amp > 0D, sched * (1D - kd.amp) + kd.amp * {on}, sched)")
+    if realtime:
         b.tmp("age_days", "double", f"k.install_days + (epoch_s - {start_day_s}L) * {dbl(1 / 86400)}")
         wander = slow_wander(f"(epoch_s - {start_day_s}L)", "k.wander_phase1", "k.wander_phase2",
                              "k.wander_rate1", "k.wander_rate2")
         b.tmp("smooth", "double",
-              f"k.level * sched + k.wander_amp * {wander} + k.drift_rate * age_days + "
+              f"k.level * load + k.wander_amp * {wander} + k.drift_rate * age_days + "
               + outdoor("wx_t", rt.pressure("epoch_s", anomaly="wx_pa"), relative_humidity("wx_t", "wx_dew"),
                         _degree_hours("wx_t"), "k.w_"))
         # a stuck sensor repeats a typical reading (a realtime row knows nothing before it)
@@ -583,13 +646,13 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     elif fit is None:
         # each row computes its daily cycle and the wander's sines (block-relative phases)
         stuck_row_x = stuck_x.replace("ep_start", "_blk_ep_start")
-        b.tmp("smooth", "double", f"k.level * sched + {cycles('dt')} + {daily('dt', '_blk_wm')}"
+        b.tmp("smooth", "double", f"k.level * load + {cycles('dt')} + {daily('dt', '_blk_wm')}"
                                   f" + {quadratic('dt', '_blk_wm')}")
         b.tmp("stuck", "double", f"k.level * k.typical + {cycles(stuck_row_x)} + {daily(stuck_row_x, '_blk_wm')}"
                                  f" + {quadratic(stuck_row_x, '_blk_wm')}")
     else:
         poly = fit.evaluate([f"poly.c{i}" for i in range(len(fit.nodes))], "dt")
-        b.tmp("smooth", "double", f"k.level * sched + {poly}")
+        b.tmp("smooth", "double", f"k.level * load + {poly}")
         b.tmp("stuck", "double", "poly.stuck_value")
     if not realtime:
         b.tmp("age_penalty", "int", "k.years_off")
@@ -609,7 +672,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.col("metric_value", "double",
           f"try_divide({malfunction}, IF(in_maintenance OR anomaly = {ANOMALY_CODES['dropout']}"
           f" OR issue = {ISSUE_CODES['null_value']}, 0D, 1D))")
-    b.col("unit", "string", "k.m_unit")
+    b.col("unit", "string", f"element_at(array({', '.join(sql_str(m.unit) for m in metrics)}), profile + 1)")
     # a reading loses quality points for its device (age, radio link, battery) and for what went
     # wrong with it: an anomaly, a missing or impossible value, a retransmission, a late arrival
     problem_off = f"element_at(array(0, {', '.join(str(QUALITY_PENALTIES[i]) for i in ISSUE_ORDER)}), issue + 1)"
