@@ -11,7 +11,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from dbx_iot_gen import IoTConfig, devices_spec, locations_spec
-from dbx_iot_gen.catalog import CITIES, DEVICE_STATUS_WEIGHTS, DEVICE_STATUSES, DEVICE_TYPES
+from dbx_iot_gen.catalog import CITIES, DEVICE_TYPES
 from dbx_iot_gen.fleet import FleetLayout
 from dbx_iot_gen.lifecycle import BASE_RELEASES, firmware_releases
 from dbx_iot_gen.rand import Randomness
@@ -150,13 +150,22 @@ def test_positions_have_decimals_and_sit_within_3_km_of_the_facility(devices, lo
     assert whole.count() == 0, "whole-number coordinates (the seed's trap):" + show(whole)
 
 
-def test_install_date_before_start_and_status_weights(devices, config):
+def test_install_date_before_start(devices, config):
     late = devices.where(F.col("install_date") > F.lit(config.start.date() - timedelta(days=1)))
     assert late.count() == 0, show(late)
-    shares = {r["status"]: r["count"] / config.n_devices for r in devices.groupBy("status").count().collect()}
-    total = sum(DEVICE_STATUS_WEIGHTS)
-    for status, weight in zip(DEVICE_STATUSES, DEVICE_STATUS_WEIGHTS):
-        assert abs(shares.get(status, 0) - weight / total) < 0.025, (status, shares)
+
+
+def test_devices_are_registered_online_offline_or_in_maintenance_85_8_5(spark):
+    """The README's mix: a registered device is Online, Offline or in Maintenance at 85 : 8 : 5;
+    none is registered Decommissioned (that is the status of a deleted device)."""
+    n = 20_000
+    registered = devices_spec(spark, IoTConfig.preset("tiny", n_devices=n, n_locations=120)).build()
+    counts = {r["status"]: r["count"] for r in registered.groupBy("status").count().collect()}
+    assert sum(counts.values()) == n and set(counts) == {"Online", "Offline", "Maintenance"}, counts
+    for status, weight in (("Online", 85), ("Offline", 8), ("Maintenance", 5)):
+        p = weight / 98
+        # within four standard deviations of a binomial share (85 out of 100 for Online is 7 off)
+        assert abs(counts[status] / n - p) < 4 * (p * (1 - p) / n) ** 0.5, (status, counts)
 
 
 def test_no_seed_traps_in_serial_or_model(devices):

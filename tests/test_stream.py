@@ -105,13 +105,18 @@ def test_cli_stream_writes_json_and_restarts(spark, tiny, tmp_path):
     out = tmp_path / "feed"
     args = ["stream", "--table", "environment_readings", "--scale", "tiny", "--rows-per-second", "20",
             "--duration", "4", "--format", "json", "--out", str(out)]
+    folder = out / "environment_readings"
+    written = []
     for _ in range(2):
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             assert main(args) == 0
         assert "micro-batches" in buf.getvalue()
-    folder = out / "environment_readings"
-    written = _batches_written(folder, "json", spark)
+        written.append(_batches_written(folder, "json", spark))
+    # the second run went on: it wrote micro-batches of its own, and (below) the landing holds
+    # exactly the batch table's first rows, so its rows continue the first run's (no gap, no repeat)
+    assert written[1] > written[0] > 0, written
+    written = written[1]
     landing = read_landing(spark, str(folder), TABLES["environment_readings"].ddl)
     expected = _batch_rows(spark, tiny, "environment_readings", written * 20)
     assert_df_equality(landing, expected, ignore_row_order=True, ignore_nullable=True)
