@@ -18,7 +18,7 @@ import dbldatagen as dg
 from pyspark.sql import DataFrame, SparkSession
 
 from dbx_iot_gen.config import IoTConfig
-from dbx_iot_gen.spark import analysis_barrier, is_connect
+from dbx_iot_gen.spark import analysis_barrier, is_connect, unchecked_arithmetic
 
 __all__ = ["CONNECT_ROUNDS", "ROWS_PER_PARTITION", "SOURCE_TIMESTAMP", "Blocking", "ColumnDef", "IoTDataGenerator",
            "SpecBuilder", "partitions_for", "replay"]
@@ -47,6 +47,11 @@ class IoTDataGenerator(dg.DataGenerator):
     """
 
     blocking: Blocking | None = None
+
+    def build(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # unchecked integer arithmetic: the same rows, 15 % faster (see unchecked_arithmetic)
+        with unchecked_arithmetic(self.sparkSession):
+            return super().build(*args, **kwargs)
 
     def _getBaseDataFrame(self, startId=0, streaming=False, options=None):  # type: ignore[no-untyped-def] # noqa: N802, N803
         blocking = self.blocking
@@ -293,10 +298,11 @@ def replay(df: DataFrame, defs: list[ColumnDef], *, keep: tuple[str, ...] = (), 
         ['id', 'y']
     """
     base = list(df.columns)
-    if blocking is not None:
-        df = blocking.row_base(df)
-    df = _select_rounds(df, defs)
-    if where is not None:
-        df = df.selectExpr("*", f"explode(IF({where}, array(0), array())) AS _replay_where")
-    out = [d.name for d in defs if not d.omit and not d.is_generator]
-    return analysis_barrier(df.select(*base, *out, *[k for k in keep if k not in out]))
+    with unchecked_arithmetic(df.sparkSession):
+        if blocking is not None:
+            df = blocking.row_base(df)
+        df = _select_rounds(df, defs)
+        if where is not None:
+            df = df.selectExpr("*", f"explode(IF({where}, array(0), array())) AS _replay_where")
+        out = [d.name for d in defs if not d.omit and not d.is_generator]
+        return analysis_barrier(df.select(*base, *out, *[k for k in keep if k not in out]))
