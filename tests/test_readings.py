@@ -341,3 +341,13 @@ def test_meters_ramp_up_in_the_morning(all_tables):
     ramps = sorted((r["7"] - r["3"]) / (r["10"] - r["3"]) for r in by_hour.collect())
     assert len(ramps) >= 3
     assert 0.2 < ramps[len(ramps) // 2] < 0.8, ramps
+
+
+def test_a_column_added_to_the_spec_reads_its_columns(spark, tiny):
+    """The README's extension, without ``baseColumn``: dbldatagen orders it after the columns its
+    SQL reads (the spec's own columns skip that parsing: they name what they read)."""
+    spec = readings_spec(spark, tiny).withColumn("value_f", "double", expr="metric_value * 1.8D + 32D")
+    rows = (spec.build().where("metric_name = 'temperature' AND metric_value IS NOT NULL")
+            .select("metric_value", "value_f").limit(50).collect())
+    assert len(rows) == 50
+    assert all(abs(r.value_f - (r.metric_value * 1.8 + 32)) < 1e-9 for r in rows)
