@@ -242,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 failure, 2 bad input).
 
     Example:
-        >>> main(["demo", "--scale", "huge"])  # doctest: +SKIP
+        >>> main(["demo", "--scale", "huge"])  # the message goes to stderr
         2
     """
     parser = _parser()

@@ -5,9 +5,9 @@ over Spark Connect alike. Apply the batches in order, from ``batch_000``; a batc
 changes of one device (its insert and an update the same day), ordered by ``sequence_num``.
 
 Example:
-    >>> for batch in read_cdc_batches(spark, "/tmp/iot/landing/devices_cdc"):  # doctest: +SKIP
-    ...     merge_scd1(spark, batch, "/tmp/iot/silver/devices")
-    ...     merge_scd2(spark, batch, "/tmp/iot/silver/devices_history")
+    for batch in read_cdc_batches(spark, "/tmp/iot/landing/devices_cdc"):
+        merge_scd1(spark, batch, "/tmp/iot/silver/devices")
+        merge_scd2(spark, batch, "/tmp/iot/silver/devices_history")
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def merge_scd1(spark: SparkSession, batch: DataFrame, target: str) -> None:
     ``apply_as_deletes = operation = 'DELETE'`` and ``sequence_by = sequence_num`` would.
 
     Example:
-        >>> merge_scd1(spark, cdc_batch(devices_cdc(spark, cfg), 0), "/tmp/silver/devices")  # doctest: +SKIP
+        merge_scd1(spark, cdc_batch(devices_cdc(spark, cfg), 0), "/tmp/silver/devices")
     """
     ref = _target(target)
     spark.sql(f"CREATE TABLE IF NOT EXISTS {ref} ({_DEVICE_DDL}) USING delta")
@@ -94,7 +94,7 @@ def merge_scd2(spark: SparkSession, batch: DataFrame, target: str) -> None:
     new versions by a null key (the "staged updates" pattern).
 
     Example:
-        >>> merge_scd2(spark, cdc_batch(devices_cdc(spark, cfg), 0), "/tmp/silver/devices_history")  # doctest: +SKIP
+        merge_scd2(spark, cdc_batch(devices_cdc(spark, cfg), 0), "/tmp/silver/devices_history")
     """
     ref = _target(target)
     spark.sql(f"CREATE TABLE IF NOT EXISTS {ref} ({_DEVICE_DDL}, valid_from TIMESTAMP, valid_to TIMESTAMP, "

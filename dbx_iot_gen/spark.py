@@ -37,9 +37,7 @@ def is_connect(spark: SparkSession) -> bool:
     Databricks Connect, a local Connect server), where there is no SparkContext.
 
     Example:
-        >>> from pyspark.sql import SparkSession
-        >>> is_connect(SparkSession.getActiveSession())  # doctest: +SKIP
-        False
+        is_connect(spark)  # False on a classic session, True over Spark Connect
     """
     return type(spark).__module__.startswith("pyspark.sql.connect")
 
@@ -58,8 +56,7 @@ def analysis_barrier(df: DataFrame) -> DataFrame:
     ones it made when it is done (:func:`dropping_barrier_views`).
 
     Example:
-        >>> analysis_barrier(spark.range(3)).count()  # doctest: +SKIP
-        3
+        analysis_barrier(spark.range(3)).count()  # 3
     """
     spark = df.sparkSession
     if not is_connect(spark):
@@ -76,8 +73,8 @@ def dropping_barrier_views(spark: SparkSession) -> Iterator[None]:
     code that only keeps DataFrames which do not depend on them, such as tables read back).
 
     Example:
-        >>> with dropping_barrier_views(spark):  # doctest: +SKIP
-        ...     anomaly_labels(spark, cfg).write.saveAsTable("labels")
+        with dropping_barrier_views(spark):
+            anomaly_labels(spark, cfg).write.saveAsTable("labels")
     """
     mark = len(_barrier_views)
     try:
@@ -101,8 +98,8 @@ def unchecked_arithmetic(spark: SparkSession) -> Iterator[None]:
     the server analyzes later, in the session's mode: nothing changes there.
 
     Example:
-        >>> with unchecked_arithmetic(spark):  # doctest: +SKIP
-        ...     df = spark.range(3).selectExpr("id * 2L AS x")
+        with unchecked_arithmetic(spark):
+            df = spark.range(3).selectExpr("id * 2L AS x")
     """
     key = "spark.sql.ansi.enabled"
     if is_connect(spark):
@@ -181,9 +178,8 @@ def get_spark(app_name: str = "dbx-iot-gen", *, master: str = "local[2]", connec
     that file instead of this process's console.
 
     Example:
-        >>> spark = get_spark(connect=True)  # doctest: +SKIP
-        >>> is_connect(spark), spark.conf.get("spark.sql.session.timeZone")  # doctest: +SKIP
-        (True, 'UTC')
+        spark = get_spark(connect=True)
+        is_connect(spark), spark.conf.get("spark.sql.session.timeZone")  # (True, 'UTC')
     """
     if connect is None:
         connect = _connect_from_env()

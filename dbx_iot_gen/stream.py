@@ -14,8 +14,8 @@ with its checkpoint there: started again on the same folder, it goes on where it
 gap and no duplicate ids.
 
 Example:
-    >>> query = start_stream(spark, IoTConfig.preset("tiny"), "sensor_readings", "/tmp/feed")  # doctest: +SKIP
-    >>> query.stop()  # doctest: +SKIP
+    query = start_stream(spark, IoTConfig.preset("tiny"), "sensor_readings", "/tmp/feed")
+    query.stop()
 """
 
 from __future__ import annotations
@@ -97,8 +97,8 @@ def stream_spec(spark: SparkSession, config: IoTConfig, table: str, *, mode: str
     """The spec of a feed: the table's spec, with event time now in realtime mode.
 
     Example:
-        >>> spec = stream_spec(spark, IoTConfig.preset("tiny"), "plant_sensors", mode="realtime")  # doctest: +SKIP
-        >>> df = spec.build(withStreaming=True, options={"rowsPerBatch": 100})  # doctest: +SKIP
+        spec = stream_spec(spark, IoTConfig.preset("tiny"), "plant_sensors", mode="realtime")
+        df = spec.build(withStreaming=True, options={"rowsPerBatch": 100})
     """
     check_stream_args(table, mode, 1)
     return STREAM_TABLES[table](spark, config, realtime=mode == "realtime")
@@ -110,9 +110,8 @@ def stream(spark: SparkSession, config: IoTConfig, table: str, *, mode: str = "h
     second when written with :func:`start_stream`'s trigger).
 
     Example:
-        >>> feed = stream(spark, IoTConfig.preset("tiny"), "sensor_readings", rows_per_second=500)  # doctest: +SKIP
-        >>> feed.isStreaming  # doctest: +SKIP
-        True
+        feed = stream(spark, IoTConfig.preset("tiny"), "sensor_readings", rows_per_second=500)
+        feed.isStreaming  # True
     """
     check_stream_args(table, mode, rows_per_second)
     return stream_spec(spark, config, table, mode=mode).build(
@@ -178,7 +177,7 @@ def start_stream(spark: SparkSession, config: IoTConfig, table: str, out_dir: st
         The running query: ``query.stop()`` stops it; ``query.awaitTermination(seconds)`` waits.
 
     Example:
-        >>> q = start_stream(spark, cfg, "environment_readings", "/tmp/feed", fmt="json")  # doctest: +SKIP
+        q = start_stream(spark, cfg, "environment_readings", "/tmp/feed", fmt="json")
     """
     check_stream_args(table, mode, rows_per_second, fmt)
     layout = StreamLayout(out_dir)

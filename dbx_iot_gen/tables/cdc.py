@@ -45,8 +45,8 @@ def devices_cdc(spark: SparkSession, config: IoTConfig) -> DataFrame:
     ``batch_id``. Small: about ``n_devices * (1 + batches * changes_per_batch)`` rows.
 
     Example:
-        >>> cdc = devices_cdc(spark, IoTConfig.preset("tiny"))  # doctest: +SKIP
-        >>> cdc.groupBy("batch_id", "operation").count().show()  # doctest: +SKIP
+        cdc = devices_cdc(spark, IoTConfig.preset("tiny"))
+        cdc.groupBy("batch_id", "operation").count().show()
     """
     life = Lifecycle(config)
     n, batches = config.n_devices, life.batches
@@ -93,8 +93,7 @@ def cdc_batch(cdc: DataFrame, batch: int) -> DataFrame:
     """The changes of one batch.
 
     Example:
-        >>> cdc_batch(devices_cdc(spark, IoTConfig.preset("tiny")), 0).count()  # doctest: +SKIP
-        55
+        cdc_batch(devices_cdc(spark, IoTConfig.preset("tiny")), 0).count()  # 55
     """
     return cdc.where(F.col("batch_id") == batch)
 
@@ -111,8 +110,7 @@ def devices(spark: SparkSession, config: IoTConfig, cdc: DataFrame | None = None
         cdc: :func:`devices_cdc` of the config, if already at hand.
 
     Example:
-        >>> devices(spark, IoTConfig.preset("tiny")).where("decommissioned_at is null").count()  # doctest: +SKIP
-        55
+        devices(spark, IoTConfig.preset("tiny")).where("decommissioned_at is null").count()  # 55
     """
     source = cdc if cdc is not None else devices_cdc(spark, config)
     last = F.max_by(F.struct(*DEVICE_COLUMNS), "sequence_num").alias("last")
@@ -127,8 +125,7 @@ def final_registry(spark: SparkSession, config: IoTConfig, devices_df: DataFrame
     """The registry at the end of the range: what replaying every CDC batch with MERGE yields.
 
     Example:
-        >>> final_registry(spark, IoTConfig.preset("tiny")).count()  # doctest: +SKIP
-        55
+        final_registry(spark, IoTConfig.preset("tiny")).count()  # 55
     """
     source = devices_df if devices_df is not None else devices(spark, config)
     return source.where("decommissioned_at IS NULL").select(*DEVICE_COLUMNS)

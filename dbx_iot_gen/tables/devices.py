@@ -77,8 +77,8 @@ def devices_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     table applies the CDC's changes to these (:func:`~dbx_iot_gen.tables.cdc.devices`).
 
     Example:
-        >>> spec = devices_spec(spark, IoTConfig.preset("tiny"))  # doctest: +SKIP
-        >>> spec.withColumn("is_vehicle", "boolean", expr="device_type = 'GPS Tracker'").build()  # doctest: +SKIP
+        spec = devices_spec(spark, IoTConfig.preset("tiny"))
+        spec.withColumn("is_vehicle", "boolean", expr="device_type = 'GPS Tracker'").build()
     """
     b = SpecBuilder(spark, "devices", config.n_devices, partitions_for(config, config.n_devices), config.seed)
     _add_device_columns(b, config)

@@ -133,8 +133,8 @@ def environment_spec(spark: SparkSession, config: IoTConfig, *, realtime: bool =
     when the streaming source made the row (for ``build(withStreaming=True)`` only).
 
     Example:
-        >>> df = environment_spec(spark, IoTConfig.preset("tiny")).build()  # doctest: +SKIP
-        >>> df.groupBy("location").avg("temperature").show()  # doctest: +SKIP
+        df = environment_spec(spark, IoTConfig.preset("tiny")).build()
+        df.groupBy("location").avg("temperature").show()
     """
     env = config.environment
     ticks = max(1, config.duration_seconds // env.cadence_seconds)
@@ -469,7 +469,7 @@ def environment_long(df: DataFrame) -> DataFrame:
     ``measure_value`` (a double) and ``measure_value_type`` (DOUBLE or BIGINT).
 
     Example:
-        >>> environment_long(environment_spec(spark, cfg).build()).show(3)  # doctest: +SKIP
+        environment_long(environment_spec(spark, cfg).build()).show(3)
     """
     pairs = ", ".join(f"{sql_str(m)}, cast({m} as double), {sql_str(t)}" for m, t in MEASURES.items())
     return df.selectExpr("device_id", "site", "location", "timestamp AS time",

@@ -240,7 +240,7 @@ def events(spark: SparkSession, config: IoTConfig, episodes: DataFrame | None = 
             updates name the release after the device's current one).
 
     Example:
-        >>> events(spark, IoTConfig.preset("tiny")).groupBy("event_type").count().show()  # doctest: +SKIP
+        events(spark, IoTConfig.preset("tiny")).groupBy("event_type").count().show()
     """
     rnd = Randomness(config.seed, "events")
     layout = FleetLayout(config)
@@ -270,7 +270,7 @@ def alerts(spark: SparkSession, config: IoTConfig, events_df: DataFrame | None =
         events_df: the events to raise alerts from (default: :func:`events` of the config).
 
     Example:
-        >>> alerts(spark, IoTConfig.preset("tiny")).where("status = 'open'").count()  # doctest: +SKIP
+        alerts(spark, IoTConfig.preset("tiny")).where("status = 'open'").count()
     """
     rnd = Randomness(config.seed, "alerts")
     u_delay, u_close = hash_fields(rnd.hash("timing", "event_id"), 26, 26)

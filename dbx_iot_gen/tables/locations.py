@@ -50,7 +50,7 @@ def locations_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
         A dbldatagen spec; add columns to it, then ``.build()``.
 
     Example:
-        >>> df = locations_spec(spark, IoTConfig.preset("tiny")).build()  # doctest: +SKIP
+        df = locations_spec(spark, IoTConfig.preset("tiny")).build()
     """
     layout = FleetLayout(config)
     rnd = Randomness(config.seed, "locations")

@@ -117,8 +117,8 @@ def plant_spec(spark: SparkSession, config: IoTConfig, *, realtime: bool = False
     (null for a numeric sensor), ``status`` (active, stopping, starting).
 
     Example:
-        >>> df = plant_spec(spark, IoTConfig.preset("tiny")).build()  # doctest: +SKIP
-        >>> df.groupBy("status").count().show()  # doctest: +SKIP
+        df = plant_spec(spark, IoTConfig.preset("tiny")).build()
+        df.groupBy("status").count().show()
     """
     layout = PlantLayout(config)
     rows = layout.rows

@@ -48,7 +48,7 @@ def telemetry_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     north (0-359), ``fuel_level`` in percent, ``engine_temp`` in degrees Celsius.
 
     Example:
-        >>> df = telemetry_spec(spark, IoTConfig.preset("tiny")).build()  # doctest: +SKIP
+        df = telemetry_spec(spark, IoTConfig.preset("tiny")).build()
     """
     layout = FleetLayout(config)
     rnd = Randomness(config.seed, "telemetry")
