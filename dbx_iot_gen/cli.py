@@ -102,6 +102,24 @@ def config_from_args(args: argparse.Namespace) -> IoTConfig:
     return IoTConfig.preset(scale, **values)
 
 
+# the library's errors name its parameters; this command line's flags for them
+FLAGS = {"out_dir": "--out", "table": "--table", "mode": "--mode", "rows_per_second": "--rows-per-second",
+         "fmt": "--format", "speedup": "--speedup", "catalog": "--catalog", "schema": "--schema", "volume": "--volume"}
+
+
+def error_message(exc: DbxIotGenError) -> str:
+    """The error as this command line says it: a parameter's name becomes its flag.
+
+    Example:
+        >>> error_message(InvalidConfigError("rows_per_second", "must be at least 1"))
+        '--rows-per-second: must be at least 1'
+    """
+    field = getattr(exc, "field", None)
+    if field in FLAGS:
+        return f"{FLAGS[field]}: {exc.message}"  # type: ignore[attr-defined]
+    return str(exc)
+
+
 def catalog_target(args: argparse.Namespace) -> CatalogTarget | None:
     """The catalog a ``demo`` command line writes its tables to, if any."""
     if args.catalog is None and args.schema is None and args.volume is None:
@@ -259,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _queries(args)
         return _tables()
     except DbxIotGenError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {error_message(exc)}", file=sys.stderr)
         return 2
     except Exception as exc:
         if (message := _spark_failure(exc)) is None:

@@ -16,13 +16,26 @@ class DbxIotGenError(Exception):
 class InvalidConfigError(DbxIotGenError, ValueError):
     """A config field or argument has a value outside what is accepted.
 
-    The message names the field and the accepted values or range.
+    The message names the field (a config field, or the function's parameter) and the accepted
+    values or range; ``field`` and ``message`` hold the two parts.
+
+    Example:
+        >>> str(InvalidConfigError("seed", "must be a whole number, got 'x'"))
+        "seed: must be a whole number, got 'x'"
     """
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
-        self.field = field
+        self.field, self.message = field, message
 
 
 class OutputError(DbxIotGenError):
-    """The output location cannot be used (not writable, a file where a folder is needed...)."""
+    """The output location cannot be used (not writable, a file where a folder is needed...).
+
+    Like :class:`InvalidConfigError`, the message starts with the parameter that names the
+    location (``out_dir``, ``folder``).
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message

@@ -61,7 +61,7 @@ class CatalogTarget:
         for name in ("catalog", "schema", "volume"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, str) and _IDENTIFIER.match(value)):
-                raise InvalidConfigError(f"--{name}", f"must be a name of letters, digits, _ and -, got {value!r}")
+                raise InvalidConfigError(name, f"must be a name of letters, digits, _ and -, got {value!r}")
 
     def table(self, name: str) -> str:
         return f"`{self.catalog}`.`{self.schema}`.`{name}`"
@@ -120,13 +120,13 @@ class OutputLayout:
         root = Path(self.root)
         if root.exists():
             if not root.is_dir():
-                raise OutputError(f"--out: {root} is a file; give a folder (new, empty, or an earlier output)")
+                raise OutputError("out_dir", f"{root} is a file; give a folder (new, empty, or an earlier output)")
             if not os.access(root, os.W_OK | os.X_OK) or not _can_create_in(root):
-                raise OutputError(f"--out: {root} is not writable")
+                raise OutputError("out_dir", f"{root} is not writable")
             entries = [p.name for p in root.iterdir()]
             if entries and MARKER not in entries and MANIFEST not in entries:
                 raise OutputError(
-                    f"--out: {root} is not empty and holds no dbx-iot-gen output "
+                    "out_dir", f"{root} is not empty and holds no dbx-iot-gen output "
                     f"(found {', '.join(sorted(entries)[:3])}); give a new or empty folder"
                 )
             return
@@ -134,7 +134,7 @@ class OutputLayout:
         while not parent.exists():
             parent = parent.parent
         if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK) or not _can_create_in(parent):
-            raise OutputError(f"--out: cannot create {root}: {parent} is not a writable folder")
+            raise OutputError("out_dir", f"cannot create {root}: {parent} is not a writable folder")
 
     def reset(self) -> None:
         """Remove an earlier output (manifest first, so no half-replaced output claims success)."""

@@ -38,7 +38,7 @@ def demo_output(out_dir: str) -> OutputLayout:
     """
     layout = OutputLayout.local(out_dir)
     if not Path(layout.manifest_path).is_file():
-        raise OutputError(f"--out: {layout.root} holds no complete dbx-iot-gen demo output (no manifest.json); "
+        raise OutputError("out_dir", f"{layout.root} holds no complete dbx-iot-gen demo output (no manifest.json); "
                           "run `dbx-iot-gen demo --out DIR` first")
     return layout
 
@@ -63,7 +63,7 @@ def query(spark: SparkSession, name: str) -> DataFrame:
         query(spark, "fleet_tracking").show()
     """
     if name not in QUERIES:
-        raise OutputError(f"query: unknown {name!r}; known: {', '.join(QUERIES)}")
+        raise OutputError("name", f"unknown query {name!r}; known: {', '.join(QUERIES)}")
     return spark.sql(QUERIES[name])
 
 

@@ -53,15 +53,15 @@ STREAM_MARKER = "_dbx_iot_gen_stream.json"
 def check_stream_args(table: str, mode: str, rows_per_second: int, fmt: str = "delta") -> None:
     """Raise :class:`InvalidConfigError` naming the argument unless the feed's arguments are valid."""
     if table not in STREAM_TABLES:
-        raise InvalidConfigError("--table", f"must be one of {', '.join(STREAM_TABLES)}, got {table!r}")
+        raise InvalidConfigError("table", f"must be one of {', '.join(STREAM_TABLES)}, got {table!r}")
     if mode not in MODES:
-        raise InvalidConfigError("--mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
+        raise InvalidConfigError("mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
     if isinstance(rows_per_second, bool) or not isinstance(rows_per_second, int) or not (
             1 <= rows_per_second <= 10_000_000):
-        raise InvalidConfigError("--rows-per-second", f"must be a whole number from 1 to 10,000,000, "
+        raise InvalidConfigError("rows_per_second", f"must be a whole number from 1 to 10,000,000, "
                                                       f"got {rows_per_second!r}")
     if fmt not in FORMATS:
-        raise InvalidConfigError("--format", f"must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise InvalidConfigError("fmt", f"must be one of {', '.join(FORMATS)}, got {fmt!r}")
 
 
 def natural_rows_per_second(config: IoTConfig, table: str) -> float:
@@ -89,7 +89,7 @@ def rows_per_second_for_speedup(config: IoTConfig, table: str, speedup: float) -
         100
     """
     if isinstance(speedup, bool) or not isinstance(speedup, (int, float)) or not 0 < speedup <= 1e9:
-        raise InvalidConfigError("--speedup", f"must be a number above 0, got {speedup!r}")
+        raise InvalidConfigError("speedup", f"must be a number above 0, got {speedup!r}")
     return max(1, round(natural_rows_per_second(config, table) * speedup))
 
 
@@ -138,17 +138,18 @@ class StreamLayout:
         very feed (then returns True). Writes nothing."""
         root, marker = self.root, self.root / STREAM_MARKER
         if root.exists() and not root.is_dir():
-            raise OutputError(f"--out: {root} is a file; give a folder")
+            raise OutputError("out_dir", f"{root} is a file; give a folder")
         if marker.exists():
             previous = json.loads(marker.read_text())
             if previous != identity:
                 changed = sorted(k for k in identity if previous.get(k) != identity[k])
-                raise OutputError(f"--out: {root} holds another feed (its {', '.join(changed)} differ: "
+                raise OutputError("out_dir", f"{root} holds another feed (its {', '.join(changed)} differ: "
                                   f"{', '.join(f'{k}={previous.get(k)!r}' for k in changed)}); restart it with the "
                                   "same arguments, or give a new folder")
             return True
         if root.exists() and any(root.iterdir()):
-            raise OutputError(f"--out: {root} is not empty and holds no dbx-iot-gen feed; give a new or empty folder")
+            raise OutputError("out_dir", f"{root} is not empty and holds no dbx-iot-gen feed; "
+                                         "give a new or empty folder")
         return False
 
     def claim(self, identity: dict[str, Any]) -> None:

@@ -85,17 +85,18 @@ def test_anomaly_rates_follow_the_config(twins):
               for r in both.where("is_anomaly").groupBy("anomaly_type").count().collect()}
     episodes = {r["anomaly_type"]: r for r in labels.groupBy("anomaly_type").agg(
         F.count("*").alias("n"), F.min("readings").alias("shortest"), F.max("readings").alias("longest")).collect()}
-    # their channels' slots: every tick of each of their channels (device and metric)
-    channels = both.select("device_id", "metric_name").distinct().count()
-    slots = channels * config.reading_ticks / config.anomalies.slot_readings
-    for kind, p in zip(ANOMALY_TYPES, config.anomalies.episode_probabilities()):
-        # episode counts are binomial: within 4 standard deviations of slots * p
-        expected = slots * p
+    # every tick of each of their channels (device and metric)
+    channel_ticks = both.select("device_id", "metric_name").distinct().count() * config.reading_ticks
+    for kind in ANOMALY_TYPES:
+        # the config asks for a share `rate` of readings in episodes of `low` to `high` readings
+        # (uniform): so about channel_ticks * rate / mean length episodes, a binomial count:
+        # within 4 standard deviations
+        rate = getattr(config.anomalies, f"{kind}_rate")
+        low, high = getattr(config.anomalies, f"{kind}_readings")
+        expected = channel_ticks * rate / ((low + high) / 2)
         assert abs(episodes[kind]["n"] - expected) < 4 * math.sqrt(expected) + 2, (kind, episodes[kind], expected)
-        _, high = config.anomalies.lengths(kind)
         assert episodes[kind]["longest"] <= high, (kind, episodes[kind])
         # a share of readings moves with the lengths of a few dozen episodes: a loose bound
-        rate = getattr(config.anomalies, f"{kind}_rate")
         assert 0.5 * rate < shares[kind] < 1.5 * rate, (kind, shares[kind], rate)
 
 

@@ -10,8 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from dbx_iot_gen.cli import main
+from dbx_iot_gen.cli import error_message, main
+from dbx_iot_gen.errors import DbxIotGenError
+from dbx_iot_gen.merge import read_cdc_batches
+from dbx_iot_gen.output import CatalogTarget, OutputLayout
+from dbx_iot_gen.queries import demo_output
 from dbx_iot_gen.schemas import TABLES
+from dbx_iot_gen.stream import check_stream_args
 
 
 @pytest.mark.parametrize(
@@ -148,3 +153,29 @@ def test_unusable_out_exits_2_with_one_message_and_writes_nothing(tmp_path, caps
         assert (tmp_path / "afile").read_text() == "x"
     else:
         assert not Path(out).exists()
+
+
+
+def _out_dir_is_a_file(tmp: Path) -> None:
+    (tmp / "a_file").write_text("x")
+    OutputLayout.local(str(tmp / "a_file")).check_usable()
+
+
+@pytest.mark.parametrize(
+    ("call", "field", "flag"),
+    [
+        (_out_dir_is_a_file, "out_dir", "--out"),
+        (lambda tmp: demo_output(str(tmp)), "out_dir", "--out"),
+        (lambda tmp: check_stream_args("telemetry", "historical", 1), "table", "--table"),
+        (lambda tmp: check_stream_args("sensor_readings", "historical", 0), "rows_per_second", "--rows-per-second"),
+        (lambda tmp: check_stream_args("sensor_readings", "historical", 1, "parquet"), "fmt", "--format"),
+        (lambda tmp: CatalogTarget("main", "iot; DROP"), "schema", "--schema"),
+        (lambda tmp: read_cdc_batches(None, str(tmp)), "folder", "folder"),
+    ],
+)
+def test_library_errors_name_the_parameter_not_a_flag(tmp_path, call, field, flag):
+    """From Python an error names the function's parameter; the command line says its flag."""
+    with pytest.raises(DbxIotGenError) as err:
+        call(tmp_path)
+    assert str(err.value).startswith(f"{field}: ") and err.value.field == field
+    assert error_message(err.value).startswith(f"{flag}: ")

@@ -12,7 +12,7 @@ from dbx_iot_gen import alerts, anomaly_labels, devices_cdc, devices_spec, event
 from dbx_iot_gen.catalog import DEVICE_TYPES
 from dbx_iot_gen.config import SEVERITIES
 from dbx_iot_gen.lifecycle import BASE_RELEASES, firmware_releases
-from dbx_iot_gen.tables.events import EVENT_TYPES, OFFLINE_READINGS, maintenance_starts
+from dbx_iot_gen.tables.events import EVENT_TYPES, maintenance_starts
 
 from .conftest import online_all_along, show
 
@@ -92,8 +92,9 @@ def test_events_caused_by_readings_point_at_them_and_share_their_time(tiny_table
 def test_one_event_per_anomaly_episode(tiny_tables):
     _, labels, ev, _ = tiny_tables
     per_label = labels.alias("l").join(ev.alias("e"), F.col("l.anomaly_id") == F.col("e.event_id"), "left")
+    # the README: "Connection Lost, or Device Offline from 6 readings"
     expected = ("CASE l.anomaly_type WHEN 'spike' THEN e.event_type = 'Threshold Exceeded'"
-                f" WHEN 'dropout' THEN e.event_type = IF(l.readings >= {OFFLINE_READINGS}, 'Device Offline',"
+                " WHEN 'dropout' THEN e.event_type = IF(l.readings >= 6, 'Device Offline',"
                 " 'Connection Lost') ELSE e.event_type = 'Calibration Required' END")
     wrong = per_label.where(f"e.event_id is null or not ({expected}) or e.device_id != l.device_id")
     assert wrong.count() == 0, show(wrong)
