@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dbx_iot_gen.config import SCALES, IoTConfig
 from dbx_iot_gen.errors import DbxIotGenError, InvalidConfigError
 from dbx_iot_gen.output import CatalogTarget, OutputLayout
-from dbx_iot_gen.schemas import TABLES
+from dbx_iot_gen.schemas import TABLES, describe
 from dbx_iot_gen.spark import on_databricks
 
 if TYPE_CHECKING:
@@ -249,10 +249,8 @@ def _queries(args: argparse.Namespace) -> int:
 
 
 def _tables() -> int:
-    for table in TABLES.values():
-        print(f"{table.name} (key {table.key}): {table.comment}")
-        for col in table.columns:
-            print(f"  {col.name:<20} {col.type:<10} {col.comment}")
+    for name in TABLES:
+        print(describe(name))
     return 0
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEVICE_COLUMNS", "TABLES", "Column", "TableSchema"]
+__all__ = ["DEVICE_COLUMNS", "TABLES", "Column", "TableSchema", "describe"]
 
 
 @dataclass(frozen=True)
@@ -193,3 +193,27 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         ("rssi", "BIGINT", "Signal strength heard by the gateway, dBm; drifts slowly, weaker inside metal appliances."),
     ),
 )}
+
+
+def describe(table: str) -> str:
+    """What a table holds: its name, key and comment, then each column's name, type and comment
+    (what ``dbx-iot-gen tables`` prints for each table).
+
+    Args:
+        table: a table name, one of :data:`TABLES`.
+
+    Raises:
+        InvalidConfigError: ``table`` is not one of the tables.
+
+    Example:
+        >>> print(describe("locations").splitlines()[1])
+          location_id          BIGINT     Facility id, from 1.
+    """
+    if table not in TABLES:
+        from dbx_iot_gen.errors import InvalidConfigError
+
+        raise InvalidConfigError("table", f"must be one of {', '.join(TABLES)}, got {table!r}")
+    t = TABLES[table]
+    lines = [f"{t.name} (key {t.key}): {t.comment}"]
+    lines += [f"  {c.name:<20} {c.type:<10} {c.comment}" for c in t.columns]
+    return "\n".join(lines)

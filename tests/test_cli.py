@@ -179,3 +179,14 @@ def test_library_errors_name_the_parameter_not_a_flag(tmp_path, call, field, fla
         call(tmp_path)
     assert str(err.value).startswith(f"{field}: ") and err.value.field == field
     assert error_message(err.value).startswith(f"{flag}: ")
+
+
+def test_the_package_front_has_what_a_notebook_needs():
+    import dbx_iot_gen
+    from dbx_iot_gen import demo, output, queries, schemas, spark
+
+    front = {"generate_iot_demo": demo.generate_iot_demo, "build_tables": demo.build_tables,
+             "build_table": demo.build_table, "get_spark": spark.get_spark, "CatalogTarget": output.CatalogTarget,
+             "TABLES": schemas.TABLES, "query": queries.query, "describe": schemas.describe}
+    for name, value in front.items():
+        assert getattr(dbx_iot_gen, name) is value and name in dbx_iot_gen.__all__, name

@@ -62,3 +62,13 @@ def test_a_spark_command_without_spark_says_what_to_install(bare_python, tmp_pat
     assert done.returncode != 0
     assert "pyspark" in done.stderr and "dbx-iot-gen[local]" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_a_notebook_reads_what_a_table_holds_without_spark(bare_python, tmp_path):
+    done = run(bare_python, "import dbx_iot_gen as d, sys\n"
+                            "print(d.describe('devices_cdc').splitlines()[0].split()[0], len(d.TABLES))\n"
+                            "print('pyspark' in sys.modules)", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["devices_cdc", "10", "False"]
+    bad = run(bare_python, "import dbx_iot_gen as d; d.describe('readings')", tmp_path)
+    assert bad.returncode != 0 and "table: must be one of locations," in bad.stderr
