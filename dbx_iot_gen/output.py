@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbx_iot_gen.errors import InvalidConfigError, OutputError
+from dbx_iot_gen.rand import sql_str
 from dbx_iot_gen.schemas import TABLES
 
 if TYPE_CHECKING:  # the Spark-facing functions take Spark objects; the rest runs without pyspark
@@ -173,10 +174,6 @@ def write_delta(df: DataFrame, path: str) -> None:
     df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
 
 
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def write_table(spark: SparkSession, df: DataFrame, name: str, target: CatalogTarget | None,
                 layout: OutputLayout) -> None:
     """Write (or replace) one demo table: a Delta folder of ``layout``, or the catalog table of
@@ -191,7 +188,7 @@ def write_table(spark: SparkSession, df: DataFrame, name: str, target: CatalogTa
     (described.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
      .saveAsTable(target.table(name)))
     if schema:
-        spark.sql(f"COMMENT ON TABLE {target.table(name)} IS {_sql_text(schema.comment)}")
+        spark.sql(f"COMMENT ON TABLE {target.table(name)} IS {sql_str(schema.comment)}")
 
 
 def read_table(spark: SparkSession, name: str, target: CatalogTarget | None, layout: OutputLayout) -> DataFrame:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from dbx_iot_gen.catalog import CITIES
 from dbx_iot_gen.config import IoTConfig
-from dbx_iot_gen.rand import dbl
+from dbx_iot_gen.rand import dbl, sql_str
 
 __all__ = ["EPOCH_HOUR_OF_WEEK", "BlockPolynomial", "LocalTime", "daily_cycle", "duty_on_fraction", "hour_of_week",
            "occupancy_value", "seasonal_cycle", "slow_wander"]
@@ -279,7 +279,7 @@ def city_attribute(city_idx: str, attribute: str) -> str:
 
 def city_string(city_idx: str, attribute: str) -> str:
     """A string attribute of ``CITIES`` (name, region, country, timezone) by city index expression."""
-    values = ", ".join("'" + getattr(c, attribute).replace("'", "\\'") + "'" for c in CITIES)
+    values = ", ".join(sql_str(getattr(c, attribute)) for c in CITIES)
     return f"element_at(array({values}), {city_idx} + 1)"
 
 

@@ -41,3 +41,12 @@ def test_values_depend_on_seed_table_column_and_key_only(spark):
     one = spark.range(0, 1000, 1, 1).selectExpr("id", f"{expr} AS u")
     many = spark.range(0, 1000, 1, 13).selectExpr("id", f"{expr} AS u")
     assert one.exceptAll(many).count() == 0
+
+
+def test_sql_str_is_read_back_by_spark_as_the_same_text(spark):
+    """The one SQL string literal helper (city names, comments): quotes and backslashes survive."""
+    from dbx_iot_gen.rand import sql_str
+
+    texts = ["Kraków", "O'Brien", "back\\slash", "both \\' and '' and \\\\", "tab\there"]
+    row = spark.sql("SELECT " + ", ".join(f"{sql_str(t)} AS t{i}" for i, t in enumerate(texts))).first()
+    assert list(row) == texts

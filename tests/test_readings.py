@@ -294,15 +294,23 @@ def test_block_polynomial_is_within_its_error_bound(length):
     assert BlockPolynomial.for_sines(200_000, rates, tolerance=1e-3, max_degree=12) is None
 
 
-@pytest.mark.parametrize("when", ["tiny", "dst"])
+@pytest.mark.parametrize("when", ["tiny", "dst", "small"])
 def test_value_cycles_from_block_polynomial_stay_within_tolerance(spark, tiny, when):
     """Batch builds take the value's cycles (trend, wander, daily cycle) from one polynomial per
     block; against each row's own sines the value moves by at most CYCLES_TOLERANCE of the
     cycles' amplitudes (times the malfunction factor), also for rows after a change of UTC offset
-    inside their block (the "dst" range holds US and European changes), and nothing else moves."""
-    cfg = tiny if when == "tiny" else tiny.replace(
-        n_locations=50, start=datetime(2024, 3, 9, tzinfo=timezone.utc), end=datetime(2024, 3, 11, tzinfo=timezone.utc))
-    ids = spark.range(FleetLayout(cfg).reading_rows)
+    inside their block (the "dst" range holds US and European changes), and at the default
+    scale, small (5-minute readings: longer blocks, a polynomial of higher degree; the first block
+    of 200 channels), and nothing else moves."""
+    if when == "small":
+        cfg = IoTConfig.preset("small")
+        n, slot = FleetLayout(cfg).n_channels, cfg.anomalies.slot_readings
+        ids = spark.range(200 * slot).selectExpr(f"(id div 200) * {n} + id % 200 AS id")
+    else:
+        cfg = tiny if when == "tiny" else tiny.replace(
+            n_locations=50, start=datetime(2024, 3, 9, tzinfo=timezone.utc),
+            end=datetime(2024, 3, 11, tzinfo=timezone.utc))
+        ids = spark.range(FleetLayout(cfg).reading_rows)
     out = {}
     for exact in (False, True):
         defs, blocking = reading_defs(spark, cfg, exact_cycles=exact)
