@@ -13,21 +13,9 @@ from pyspark.sql import DataFrame, SparkSession
 
 from dbx_iot_gen.config import ANOMALY_TYPES, QUALITY_ISSUES, IoTConfig
 from dbx_iot_gen.output import CatalogTarget, OutputLayout, read_table, write_landing, write_table
+from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.spark import dropping_barrier_views
-from dbx_iot_gen.tables import (
-    alerts,
-    anomaly_episodes,
-    anomaly_labels,
-    cdc_batch,
-    devices,
-    devices_cdc,
-    environment_spec,
-    events,
-    locations_spec,
-    plant_spec,
-    readings_spec,
-    telemetry_spec,
-)
+from dbx_iot_gen.tables import alerts, anomaly_episodes, anomaly_labels, cdc_batch, devices, events
 
 __all__ = ["DERIVED_TABLES", "TABLES_IN_ORDER", "TABLE_SPECS", "DemoResult", "build_table", "build_tables",
            "generate_iot_demo"]
@@ -35,27 +23,12 @@ __all__ = ["DERIVED_TABLES", "TABLES_IN_ORDER", "TABLE_SPECS", "DemoResult", "bu
 SpecFunction = Callable[[SparkSession, IoTConfig], dg.DataGenerator]
 TableFunction = Callable[[SparkSession, IoTConfig], DataFrame]
 
-# The tables made by a dbldatagen spec, with the function returning the spec.
-TABLE_SPECS: dict[str, SpecFunction] = {
-    "locations": locations_spec,
-    "sensor_readings": readings_spec,
-    "telemetry": telemetry_spec,
-    "plant_sensors": plant_spec,
-    "environment_readings": environment_spec,
-}
-# The tables derived from small grids (the device lifecycle, the readings' expressions), with the
-# function returning the DataFrame.
-DERIVED_TABLES: dict[str, TableFunction] = {
-    "devices_cdc": devices_cdc,
-    "devices": devices,
-    "anomaly_labels": anomaly_labels,
-    "events": events,
-    "alerts": alerts,
-}
-# Every table of the demo, in the order it is written.
-TABLES_IN_ORDER = ("locations", "devices_cdc", "devices", "sensor_readings", "anomaly_labels", "events", "alerts",
-                   "telemetry", "plant_sensors", "environment_readings")
-
+# Views of the one registry (schemas.TABLES): the tables made by a dbldatagen spec, with the
+# function returning the spec; the tables derived from small grids (the device lifecycle, the
+# readings' expressions), with the function returning the DataFrame; all, in the order written.
+TABLE_SPECS: dict[str, SpecFunction] = {n: t.build_function() for n, t in TABLES.items() if t.kind == "spec"}
+DERIVED_TABLES: dict[str, TableFunction] = {n: t.build_function() for n, t in TABLES.items() if t.kind == "derived"}
+TABLES_IN_ORDER = tuple(TABLES)
 
 def build_table(spark: SparkSession, config: IoTConfig, name: str) -> DataFrame:
     """One demo table as a DataFrame, without writing anything.

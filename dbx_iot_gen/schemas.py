@@ -7,7 +7,11 @@ matches it exactly.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["DEVICE_COLUMNS", "TABLES", "Column", "TableSchema", "describe"]
 
@@ -21,10 +25,32 @@ class Column:
 
 @dataclass(frozen=True)
 class TableSchema:
+    """One table of the registry: its schema, and how it is made.
+
+    ``kind`` is ``spec`` (``builder`` returns a dbldatagen spec to build) or ``derived``
+    (``builder`` returns the DataFrame); ``builder`` is ``module:function``, imported on first
+    use (this module runs without pyspark); ``streams``: a feed of the table can be started
+    (``dbx-iot-gen stream``).
+    """
+
     name: str
     key: str
     comment: str
     columns: tuple[Column, ...]
+    kind: str = "spec"
+    builder: str = ""
+    streams: bool = False
+
+    def build_function(self) -> Callable[..., Any]:
+        """The function that makes the table: ``(spark, config) -> DataGenerator`` for a spec,
+        ``(spark, config) -> DataFrame`` for a derived table.
+
+        Example:
+            >>> TABLES["events"].build_function().__name__
+            'events'
+        """
+        module, function = self.builder.split(":")
+        return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
 
     @property
     def ddl(self) -> str:
@@ -63,7 +89,7 @@ _DEVICE_COLUMNS = (
 )
 DEVICE_COLUMNS: tuple[str, ...] = tuple(c[0] for c in _DEVICE_COLUMNS)
 
-TABLES: dict[str, TableSchema] = {t.name: t for t in (
+_SCHEMAS: dict[str, TableSchema] = {t.name: t for t in (
     _table(
         "locations", "location_id", "Facilities near real cities.",
         ("location_id", "BIGINT", "Facility id, from 1."),
@@ -193,6 +219,28 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         ("rssi", "BIGINT", "Signal strength heard by the gateway, dBm; drifts slowly, weaker inside metal appliances."),
     ),
 )}
+
+
+# How each table is made: (kind, builder, streams), in the order the demo writes them (a table
+# after those it is derived from). With the schemas above, the one registry of tables.
+_MADE_BY = {
+    "locations": ("spec", "dbx_iot_gen.tables.locations:locations_spec", False),
+    "devices_cdc": ("derived", "dbx_iot_gen.tables.cdc:devices_cdc", False),
+    "devices": ("derived", "dbx_iot_gen.tables.cdc:devices", False),
+    "sensor_readings": ("spec", "dbx_iot_gen.tables.readings:readings_spec", True),
+    "anomaly_labels": ("derived", "dbx_iot_gen.tables.anomalies:anomaly_labels", False),
+    "events": ("derived", "dbx_iot_gen.tables.events:events", False),
+    "alerts": ("derived", "dbx_iot_gen.tables.events:alerts", False),
+    "telemetry": ("spec", "dbx_iot_gen.tables.telemetry:telemetry_spec", False),
+    "plant_sensors": ("spec", "dbx_iot_gen.tables.plant:plant_spec", True),
+    "environment_readings": ("spec", "dbx_iot_gen.tables.environment:environment_spec", True),
+}
+#: Every table, in the order the demo writes them: schema, comment and how it is made.
+TABLES: dict[str, TableSchema] = {
+    name: dataclasses.replace(_SCHEMAS[name], kind=kind, builder=builder, streams=streams)
+    for name, (kind, builder, streams) in _MADE_BY.items()
+}
+assert set(TABLES) == set(_SCHEMAS)
 
 
 def describe(table: str) -> str:

@@ -33,18 +33,15 @@ from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.errors import InvalidConfigError, OutputError
 from dbx_iot_gen.fleet import FleetLayout
 from dbx_iot_gen.output import JSON_TIMESTAMP_FORMAT
-from dbx_iot_gen.tables import environment_spec, plant_spec, readings_spec
+from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.tables.plant import PlantLayout
 
 __all__ = ["FORMATS", "MODES", "STREAM_TABLES", "StreamLayout", "check_stream_args", "natural_rows_per_second",
            "rows_per_second_for_speedup", "start_stream", "stream", "stream_identity", "stream_spec"]
 
 StreamSpec = Callable[..., dg.DataGenerator]
-STREAM_TABLES: dict[str, StreamSpec] = {
-    "sensor_readings": readings_spec,
-    "plant_sensors": plant_spec,
-    "environment_readings": environment_spec,
-}
+# the tables a feed can stream (schemas.TABLES: streams), with the function returning the spec
+STREAM_TABLES: dict[str, StreamSpec] = {n: t.build_function() for n, t in TABLES.items() if t.streams}
 MODES = ("historical", "realtime")
 FORMATS = ("delta", "json")
 STREAM_MARKER = "_dbx_iot_gen_stream.json"

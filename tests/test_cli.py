@@ -190,3 +190,19 @@ def test_the_package_front_has_what_a_notebook_needs():
              "TABLES": schemas.TABLES, "query": queries.query, "describe": schemas.describe}
     for name, value in front.items():
         assert getattr(dbx_iot_gen, name) is value and name in dbx_iot_gen.__all__, name
+
+
+def test_one_registry_says_how_each_table_is_made():
+    """schemas.TABLES: every table's builder resolves; the demo's and the stream's lists are its views."""
+    from dbx_iot_gen.demo import DERIVED_TABLES, TABLE_SPECS, TABLES_IN_ORDER
+    from dbx_iot_gen.stream import STREAM_TABLES
+
+    for name, table in TABLES.items():
+        function = table.build_function()
+        assert callable(function) and function.__name__ == table.builder.split(":")[1], name
+        assert table.kind in ("spec", "derived") and (not table.streams or table.kind == "spec"), name
+        assert function.__annotations__["return"] in (("dg.DataGenerator",) if table.kind == "spec" else
+                                                      ("DataFrame",)), name
+    assert set(TABLE_SPECS) | set(DERIVED_TABLES) == set(TABLES) == set(TABLES_IN_ORDER)
+    assert list(STREAM_TABLES) == ["sensor_readings", "plant_sensors", "environment_readings"]
+    assert TABLES_IN_ORDER.index("devices_cdc") < TABLES_IN_ORDER.index("devices")  # derived after its source

@@ -16,12 +16,12 @@ from pyspark.sql import functions as F
 
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.fleet import FleetLayout
+from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.tables.readings import ANOMALY_CODES, readings_at
 
 __all__ = ["LABEL_COLUMNS", "anomaly_episodes", "anomaly_labels"]
 
-LABEL_COLUMNS = ("anomaly_id", "device_id", "metric_name", "anomaly_type", "start_ts", "end_ts", "magnitude",
-                 "readings")
+LABEL_COLUMNS = TABLES["anomaly_labels"].column_names
 
 
 def anomaly_episodes(spark: SparkSession, config: IoTConfig) -> DataFrame:

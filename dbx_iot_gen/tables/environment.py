@@ -46,17 +46,14 @@ from dbx_iot_gen.catalog import CITIES
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.patterns import LocalTime
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, salt, split_uniform, sql_str, weighted_case
+from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, SpecBuilder, partitions_for
 from dbx_iot_gen.weather import Weather, relative_humidity, smooth_positive
 
 __all__ = ["ENVIRONMENT_COLUMNS", "LOCATIONS", "LONG_COLUMNS", "MEASURES", "SITES", "SITE_CLIMATES", "TIMEZONE",
            "Location", "SiteClimate", "environment_long", "environment_spec"]
 
-ENVIRONMENT_COLUMNS = (
-    "device_id", "site", "location", "timestamp", "temperature", "humidity", "pressure", "acceleration_x",
-    "acceleration_y", "acceleration_z", "battery", "tx_power", "movement_counter", "measurement_sequence_number",
-    "rssi",
-)
+ENVIRONMENT_COLUMNS = TABLES["environment_readings"].column_names
 
 
 class SiteClimate(NamedTuple):

@@ -32,6 +32,7 @@ from dbx_iot_gen.fleet import FIRST_DEVICE_ID, FleetLayout
 from dbx_iot_gen.lifecycle import STATUS_CODES, Lifecycle
 from dbx_iot_gen.patterns import LocalTime
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, sql_str, weighted_case
+from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.tables.anomalies import anomaly_episodes
 from dbx_iot_gen.tables.cdc import devices_cdc
 from dbx_iot_gen.tables.devices import firmware_trains_sql
@@ -43,10 +44,8 @@ __all__ = ["ALERT_COLUMNS", "EVENT_COLUMNS", "EVENT_TYPES", "OFFLINE_READINGS", 
 # The seed's seven event types.
 EVENT_TYPES = ("Threshold Exceeded", "Device Offline", "Firmware Update", "Calibration Required", "Battery Low",
                "Connection Lost", "Maintenance Due")
-EVENT_COLUMNS = ("event_id", "device_id", "timestamp", "event_type", "severity", "description", "acknowledged",
-                 "resolved", "reading_id")
-ALERT_COLUMNS = ("alert_id", "event_id", "device_id", "raised_at", "rule_name", "alert_level", "status",
-                 "closed_at")
+EVENT_COLUMNS = TABLES["events"].column_names
+ALERT_COLUMNS = TABLES["alerts"].column_names
 # A dropout of at least this many readings takes the device offline (a Critical event).
 OFFLINE_READINGS = 6
 # The alerting rule that fires for each event type.
@@ -254,8 +253,8 @@ def events(spark: SparkSession, config: IoTConfig, episodes: DataFrame | None = 
     return (_episode_events(source, rnd).unionByName(maintenance).unionByName(background)
             .selectExpr("*", f"{u_ack} < {dbl(ev.acknowledged_rate)} AS acknowledged",
                         f"{u_resolved} < {dbl(ev.resolved_rate)} AS resolved_if_acknowledged")
-            .selectExpr(*EVENT_COLUMNS[:-3], "acknowledged", "acknowledged AND resolved_if_acknowledged AS resolved",
-                        "reading_id"))
+            .selectExpr("*", "acknowledged AND resolved_if_acknowledged AS resolved")
+            .select(*EVENT_COLUMNS))
 
 
 def alerts(spark: SparkSession, config: IoTConfig, events_df: DataFrame | None = None) -> DataFrame:
@@ -284,6 +283,6 @@ def alerts(spark: SparkSession, config: IoTConfig, events_df: DataFrame | None =
                         f"{rule} AS rule_name", "lower(severity) AS alert_level",
                         "CASE WHEN resolved THEN 'closed' WHEN acknowledged THEN 'acknowledged' ELSE 'open' END"
                         " AS status")
-            .selectExpr(*ALERT_COLUMNS[:-1],
-                        f"IF(status = 'closed', timestamp_micros(unix_micros(raised_at) + {close_us}), NULL)"
-                        " AS closed_at"))
+            .selectExpr("*", f"IF(status = 'closed', timestamp_micros(unix_micros(raised_at) + {close_us}), NULL)"
+                             " AS closed_at")
+            .select(*ALERT_COLUMNS))

@@ -34,11 +34,12 @@ from pyspark.sql import SparkSession
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.fleet import coprime_multiplier
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, salt, split_uniform
+from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, SpecBuilder, partitions_for
 
 __all__ = ["JUMP_EVERY", "PLANT_COLUMNS", "TIER_MULTIPLES", "PlantLayout", "plant_spec"]
 
-PLANT_COLUMNS = ("timestamp", "system", "address", "value", "text", "status")
+PLANT_COLUMNS = TABLES["plant_sensors"].column_names
 TIER_MULTIPLES = (100, 10, 1)  # events of one sensor per period: the rate weights 1, 0.1, 0.01
 JUMP_EVERY = 100  # events between two jumps of a numeric sensor, on average (the seed's 1%)
 NUMERIC_SHARE = 0.8

@@ -39,16 +39,14 @@ from dbx_iot_gen.patterns import (
     slow_wander,
 )
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, split_uniform, sql_str
+from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, Blocking, ColumnDef, SpecBuilder, partitions_for, replay
 from dbx_iot_gen.weather import Weather, relative_humidity
 
 __all__ = ["ANOMALY_CODES", "BATTERY_TYPES", "ISSUE_CODES", "QUALITY_PENALTIES", "READING_COLUMNS", "readings_at",
            "readings_spec"]
 
-READING_COLUMNS = (
-    "reading_id", "device_id", "timestamp", "metric_name", "metric_value", "unit", "quality_score",
-    "device_status", "is_anomaly", "anomaly_type", "quality_issue", "ingest_timestamp",
-)
+READING_COLUMNS = TABLES["sensor_readings"].column_names
 
 # Codes of the int columns ``anomaly`` and ``issue``; 0 is none. Value problems come first.
 ANOMALY_CODES = {kind: i + 1 for i, kind in enumerate(ANOMALY_TYPES)}

@@ -22,16 +22,14 @@ from dbx_iot_gen.fleet import FleetLayout
 from dbx_iot_gen.lifecycle import Lifecycle
 from dbx_iot_gen.patterns import city_attribute
 from dbx_iot_gen.rand import Randomness
+from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.tables._spec import SpecBuilder, partitions_for
 from dbx_iot_gen.tables.devices import device_coordinates
 from dbx_iot_gen.tables.locations import KM_PER_DEG_LAT, KM_PER_DEG_LON_EQUATOR
 
 __all__ = ["DRIVE_SECONDS_PER_HOUR", "TELEMETRY_COLUMNS", "WAVE_SECONDS", "telemetry_spec"]
 
-TELEMETRY_COLUMNS = (
-    "telemetry_id", "device_id", "timestamp", "latitude", "longitude", "altitude", "speed", "heading",
-    "fuel_level", "engine_temp",
-)
+TELEMETRY_COLUMNS = TABLES["telemetry"].column_names
 DRIVE_SECONDS_PER_HOUR = 3000  # then 600 s stopped
 WAVE_SECONDS = 600  # one stop-and-go wave; divides the driving time, so speed is 0 at each stop
 REFUEL_AFTER_SECONDS = 300  # into the stop of the last hour of a tank
