@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import dbldatagen as dg
 from pyspark.sql import DataFrame, SparkSession
 
-from dbx_iot_gen.catalog import DEVICE_TYPES, METRICS
-from dbx_iot_gen.config import ANOMALY_TYPES, IoTConfig
+from dbx_iot_gen.catalog import DEVICE_TYPES, METRICS, Metric
+from dbx_iot_gen.config import ANOMALY_TYPES, AnomalyConfig, IoTConfig
 from dbx_iot_gen.fleet import PROFILES, FleetLayout
 from dbx_iot_gen.lifecycle import STATUS_CODES, Lifecycle
 from dbx_iot_gen.patterns import (
@@ -285,6 +285,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     local_time = LocalTime(config)
     cadence_us = config.reading_cadence_seconds * 1_000_000
     jitter_us = int(config.reading_jitter_seconds * 1_000_000)
+    start_s = int(config.start.timestamp())  # the data's start, epoch seconds
     start_day_s = int(config.start.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
     device_expr, profile_expr = layout.channel_parts("channel")
     profiles, schedule = profile_parameters(config)
@@ -303,7 +304,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     # 16-bit ones from the episode slot's
     u_jitter, u_noise, u_quality, u_ingest, u_issue = hash_fields("row_h", 12, 12, 8, 16, 16)
     c_base, c_phase1, c_phase2, c_drift, c_period1, c_period2 = (split_uniform("channel_h", i, 10) for i in range(6))
-    e_kind, e_length, e_start, e_size = (split_uniform("ep_h", i, 16) for i in range(4))
+    e_size = split_uniform("ep_h", 3, 16)  # the episode's fault size (its kind, length, start: the 0th to 2nd)
 
     # once per block (a slot of one channel): device, profile, location, the slot's episode, the
     # channel's level and coefficients, the device's registration
@@ -315,70 +316,15 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.block("device_h", "long", layout.device_hash("device_id"))  # location and install date
     b.block("life_rank", "long", life.rank("device_id"))
     b.block("duty_h", "long", rnd.hash("duty", "channel"))
-    # Anomaly episodes by slot: a channel's ticks are cut into slots of S readings; a slot holds at
-    # most one episode, whose kind, length, start and size come from one hash of (channel, slot).
-    b.block("ep_h", "long", rnd.hash("episode", "channel", "slot"))
-    probs = anomalies.episode_probabilities()
-    lows = [anomalies.lengths(k)[0] for k in ANOMALY_TYPES]
-    spans = [anomalies.lengths(k)[1] - anomalies.lengths(k)[0] + 1 for k in ANOMALY_TYPES]
-    branches, cumulative = [], 0.0
-    for code, p in enumerate(probs, start=1):
-        if p > 0:
-            cumulative += p
-            branches.append(f"WHEN {e_kind} < {dbl(cumulative)} THEN {code}")
-    b.block("ep_kind", "int", f"(CASE {' '.join(branches)} ELSE 0 END)" if branches else "0")
-    b.block("ep_len", "int", f"element_at(array(0, {', '.join(map(str, lows))}), ep_kind + 1)"
-                             f" + cast({e_length} * element_at(array(1D, {', '.join(dbl(s) for s in spans)}),"
-                             f" ep_kind + 1) as int)")
-    b.block("ep_start", "int", f"cast({e_start} * ({slot + 1} - ep_len) as int)")
+    _add_episode_columns(b, anomalies, rnd)
     b.block("city_idx", "int", layout.city_of_location(layout.location_of("device_id", "device_h")))
     first_us, until_us = life.registered_span("device_id", "life_rank")
     b.block("life_from_us", "long", first_us)
     b.block("life_until_us", "long", until_us)
     # a block's first tick (without jitter) and how long its rows last, in seconds
-    t0 = f"({int(config.start.timestamp())}L + slot * {config.reading_cadence_seconds * slot}L)"
+    t0 = f"({start_s}L + slot * {config.reading_cadence_seconds * slot}L)"
     span_s = config.reading_cadence_seconds * slot + math.ceil(config.reading_jitter_seconds) + 1
-    # The device's status in the registry (devices_cdc): its initial status, then one change at
-    # most per CDC batch, at the second the CDC says. A block knows how many changes came before
-    # it, and when the few that can fall inside it happen (windows are whole batches apart).
-    b.block_barrier()
-    b.block("reg_init", "int", life.initial_code("device_id"), alias=False)
-    batches = range(1, life.batches + 1)
-    if life.batches:
-        # never null (null checks bloat the generated code): never deleted is the largest bigint
-        b.block("reg_ins", "long", f"coalesce({life.inserted_s('device_id', 'life_rank')}, 0L)", alias=False)
-        b.block("reg_del", "long", f"coalesce({life.deleted_s('device_id', 'life_rank')}, {2**63 - 1}L)",
-                alias=False)
-        # each batch's hash and window, computed once: the optimizer would inline them where read
-        updates = [life.update("device_id", k, "reg_ins", "reg_del") for k in batches]
-        fields = [f"'h{k}', {life.update_hash('device_id', k)}, 'lo{k}', {u.lo}, 'hi{k}', {u.hi}"
-                  for k, u in zip(batches, updates)]
-        b.block("reg_h", None, f"named_struct({', '.join(fields)})", alias=False)
-        b.block_barrier()
-        changes = [f"'a{k}', " + life.status_change_s("device_id", k, "reg_ins", "reg_del", hashed=f"reg_h.h{k}",
-                                                      bounds=(f"reg_h.lo{k}", f"reg_h.hi{k}"))
-                   for k in batches]
-        b.block("reg_chg", None, f"named_struct({', '.join(changes)})", alias=False)
-        b.block_barrier()
-    after = [f"reg_chg.a{k}" for k in batches]
-    reg_terms: dict[str, str] = {}  # for the block's struct k (a realtime row computes its status itself)
-    if realtime:
-        reg_terms = {"reg_init": "reg_init", **{f"reg_a{k}": a for k, a in enumerate(after, start=1)}}
-    else:
-        forever, reg = f"{2**63 - 1}L", {}
-        b.block("reg_n0", "int", " + ".join(f"IF({a} < {t0}, 1, 0)" for a in after) or "0", alias=False)
-        # the i-th change at or after the block's start: at most one a batch window it overlaps
-        inside = min(life.batches, -(-span_s // life.step_s) + 1) if life.batches else 0
-        for i in range(1, inside + 1):
-            later = [f"IF({a} >= {t0}, {a}, {forever})" if i == 1 else f"IF({a} > reg_e{i - 1}, {a}, {forever})"
-                     for a in after]
-            b.block(f"reg_e{i}", "long", f"least({', '.join([*later, forever])})", alias=False)
-            # in microseconds, as a reading's time (the largest bigint stays: never)
-            reg[f"e{i}"] = f"IF(reg_e{i} = {forever}, reg_e{i}, reg_e{i} * 1000000L)"
-        for i in range(inside + 1):
-            reg[f"s{i}"] = life.status_after("device_id", "reg_init", f"(reg_n0 + {i})")
-        b.block_barrier()
-        b.block("reg", None, f"named_struct({', '.join(f'{sql_str(n)}, {e}' for n, e in reg.items())})")
+    reg_terms, inside = _add_registry_columns(b, life, t0, span_s, realtime=realtime)
     # the facility's weather: one process per city, shared by every sensor there
     pat = config.patterns
     climate_args = (pat.temperature_daily_amplitude, pat.temperature_seasonal_amplitude)
@@ -507,7 +453,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     u_period, u_phase = (split_uniform("duty_h", i, 16) for i in range(2))
     window = f"IF({c}.window > 0D, {c}.window, {dbl(config.reading_cadence_seconds)})"
     period = f"greatest({c}.period_lo + ({c}.period_hi - {c}.period_lo) * {u_period}, {window})"
-    tref = f"{int(config.start.timestamp())}L" if realtime else t0
+    tref = f"{start_s}L" if realtime else t0
     at_ref = f"(cast({tref} as double) / ({period}) + {u_phase})"
     duty_terms = {
         "amp": f"{c}.duty_amp", "d0": f"{c}.duty0", "occ": f"{c}.duty_occ", "dh": f"{c}.duty_dh",
@@ -581,15 +527,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
           f"{at.format('sched_i')} * (1D - sched_f) + {at.format('IF(sched_i = 167, 0, sched_i + 1)')} * sched_f")
     b.tmp("sched", "double", "k.night + (1D - k.night) * occupancy")
     b.tmp("in_window", "boolean", maintenance_condition(config, hour_of_week("local_s")))
-    # the device's status in the registry now (STATUS_CODES: 0 Online, 1 Offline, 2 Maintenance)
-    if realtime:
-        changes = " + ".join(f"IF(epoch_s >= k.reg_a{i}, 1, 0)" for i in range(1, life.batches + 1)) or "0"
-        b.tmp("registry", "int", life.status_after("device_id", "k.reg_init", f"({changes})"))
-    else:
-        status = f"reg.s{inside}"
-        for i in range(inside, 0, -1):
-            status = f"IF(t_us >= reg.e{i}, {status}, reg.s{i - 1})"
-        b.tmp("registry", "int", status)
+    _add_registry_status(b, life, inside, realtime=realtime)
     # a device in maintenance (a scheduled window, or the registry's status) measures nothing, so
     # it has no anomaly either
     b.tmp("in_maintenance", "boolean", f"in_window OR registry = {STATUS_CODES['Maintenance']}")
@@ -621,7 +559,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         b.tmp("wx_dew", "double", rt.dew_point("epoch_s", mean="wx_mean", cloudiness="wx_cloud"))
         b.tmp("wx_t", "double", rt.temperature("epoch_s", mean="wx_mean", cloudiness="wx_cloud"))
     # the machine: its duty now, and the share of the reading's window it ran
-    since_ref = f"cast(epoch_s - {int(config.start.timestamp())}L as double)" if realtime else "dt"
+    since_ref = f"cast(epoch_s - {start_s}L as double)" if realtime else "dt"
     b.tmp("cycle_at", "double", f"kd.f0 + {since_ref} * kd.inv_period")
     heat_need = f"kd.dh * {_degree_hours('wx_t')}" if realtime else quadratic("dt", "kd", "dh")
     b.tmp("duty", "double", f"least(0.95D, greatest(0.02D, kd.d0 + kd.occ * occupancy"
@@ -653,6 +591,98 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         b.tmp("stuck", "double", "poly.stuck_value")
     if not realtime:
         b.tmp("age_penalty", "int", "k.years_off")
+    _add_faults_and_labels(b, config, metrics, u_noise, u_quality, u_ingest)
+
+
+def _add_episode_columns(b: SpecBuilder, anomalies: AnomalyConfig, rnd: Randomness) -> None:
+    """The block's anomaly episode: ``ep_kind`` (0: none, else ANOMALY_CODES), ``ep_len`` and
+    ``ep_start`` (readings into the slot)."""
+    e_kind, e_length, e_start = (split_uniform("ep_h", i, 16) for i in range(3))
+    slot = anomalies.slot_readings
+    # Anomaly episodes by slot: a channel's ticks are cut into slots of S readings; a slot holds at
+    # most one episode, whose kind, length, start and size come from one hash of (channel, slot).
+    b.block("ep_h", "long", rnd.hash("episode", "channel", "slot"))
+    probs = anomalies.episode_probabilities()
+    lows = [anomalies.lengths(k)[0] for k in ANOMALY_TYPES]
+    spans = [anomalies.lengths(k)[1] - anomalies.lengths(k)[0] + 1 for k in ANOMALY_TYPES]
+    branches, cumulative = [], 0.0
+    for code, p in enumerate(probs, start=1):
+        if p > 0:
+            cumulative += p
+            branches.append(f"WHEN {e_kind} < {dbl(cumulative)} THEN {code}")
+    b.block("ep_kind", "int", f"(CASE {' '.join(branches)} ELSE 0 END)" if branches else "0")
+    b.block("ep_len", "int", f"element_at(array(0, {', '.join(map(str, lows))}), ep_kind + 1)"
+                             f" + cast({e_length} * element_at(array(1D, {', '.join(dbl(s) for s in spans)}),"
+                             f" ep_kind + 1) as int)")
+    b.block("ep_start", "int", f"cast({e_start} * ({slot + 1} - ep_len) as int)")
+
+
+def _add_registry_columns(b: SpecBuilder, life: Lifecycle, t0: str, span_s: int, *,
+                          realtime: bool) -> tuple[dict[str, str], int]:
+    """The registry's status changes the block needs (block columns); returns the fields a
+    realtime row reads from the block's struct ``k``, and how many changes can fall inside a
+    block (batch builds)."""
+    # The device's status in the registry (devices_cdc): its initial status, then one change at
+    # most per CDC batch, at the second the CDC says. A block knows how many changes came before
+    # it, and when the few that can fall inside it happen (windows are whole batches apart).
+    b.block_barrier()
+    b.block("reg_init", "int", life.initial_code("device_id"), alias=False)
+    batches = range(1, life.batches + 1)
+    if life.batches:
+        # never null (null checks bloat the generated code): never deleted is the largest bigint
+        b.block("reg_ins", "long", f"coalesce({life.inserted_s('device_id', 'life_rank')}, 0L)", alias=False)
+        b.block("reg_del", "long", f"coalesce({life.deleted_s('device_id', 'life_rank')}, {2**63 - 1}L)",
+                alias=False)
+        # each batch's hash and window, computed once: the optimizer would inline them where read
+        updates = [life.update("device_id", k, "reg_ins", "reg_del") for k in batches]
+        fields = [f"'h{k}', {life.update_hash('device_id', k)}, 'lo{k}', {u.lo}, 'hi{k}', {u.hi}"
+                  for k, u in zip(batches, updates)]
+        b.block("reg_h", None, f"named_struct({', '.join(fields)})", alias=False)
+        b.block_barrier()
+        changes = [f"'a{k}', " + life.status_change_s("device_id", k, "reg_ins", "reg_del", hashed=f"reg_h.h{k}",
+                                                      bounds=(f"reg_h.lo{k}", f"reg_h.hi{k}"))
+                   for k in batches]
+        b.block("reg_chg", None, f"named_struct({', '.join(changes)})", alias=False)
+        b.block_barrier()
+    after = [f"reg_chg.a{k}" for k in batches]
+    if realtime:  # the row computes its status itself, from these fields of the block's struct k
+        return {"reg_init": "reg_init", **{f"reg_a{k}": a for k, a in enumerate(after, start=1)}}, 0
+    forever, reg = f"{2**63 - 1}L", {}
+    b.block("reg_n0", "int", " + ".join(f"IF({a} < {t0}, 1, 0)" for a in after) or "0", alias=False)
+    # the i-th change at or after the block's start: at most one a batch window it overlaps
+    inside = min(life.batches, -(-span_s // life.step_s) + 1) if life.batches else 0
+    for i in range(1, inside + 1):
+        later = [f"IF({a} >= {t0}, {a}, {forever})" if i == 1 else f"IF({a} > reg_e{i - 1}, {a}, {forever})"
+                 for a in after]
+        b.block(f"reg_e{i}", "long", f"least({', '.join([*later, forever])})", alias=False)
+        # in microseconds, as a reading's time (the largest bigint stays: never)
+        reg[f"e{i}"] = f"IF(reg_e{i} = {forever}, reg_e{i}, reg_e{i} * 1000000L)"
+    for i in range(inside + 1):
+        reg[f"s{i}"] = life.status_after("device_id", "reg_init", f"(reg_n0 + {i})")
+    b.block_barrier()
+    b.block("reg", None, f"named_struct({', '.join(f'{sql_str(n)}, {e}' for n, e in reg.items())})")
+    return {}, inside
+
+
+def _add_registry_status(b: SpecBuilder, life: Lifecycle, inside: int, *, realtime: bool) -> None:
+    """``registry``: the device's status in the registry at the reading's time."""
+    # the device's status in the registry now (STATUS_CODES: 0 Online, 1 Offline, 2 Maintenance)
+    if realtime:
+        changes = " + ".join(f"IF(epoch_s >= k.reg_a{i}, 1, 0)" for i in range(1, life.batches + 1)) or "0"
+        b.tmp("registry", "int", life.status_after("device_id", "k.reg_init", f"({changes})"))
+    else:
+        status = f"reg.s{inside}"
+        for i in range(inside, 0, -1):
+            status = f"IF(t_us >= reg.e{i}, {status}, reg.s{i - 1})"
+        b.tmp("registry", "int", status)
+
+
+def _add_faults_and_labels(b: SpecBuilder, config: IoTConfig, metrics: list[Metric], u_noise: str, u_quality: str,
+                           u_ingest: str) -> None:
+    """What goes wrong with a reading, on its true value (``smooth``; ``stuck`` for a stuck
+    sensor): the anomaly's fault, noise, data-quality problems; then the output columns that
+    label them (quality score, status, anomaly type, quality issue, ingest time)."""
+    quality = config.quality
     # A one-row Generate that the value reads: the optimizer pushes a filter on it (metric_value
     # IS NOT NULL) down to here and no further; below, the filter would repeat the value's whole
     # expression (over the JVM's 64 KB a method, and computed twice). It also splits the code.
