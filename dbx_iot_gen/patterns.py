@@ -19,7 +19,7 @@ from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.rand import dbl, sql_str
 
 __all__ = ["EPOCH_HOUR_OF_WEEK", "BlockPolynomial", "LocalTime", "daily_cycle", "duty_on_fraction", "hour_of_week",
-           "occupancy_value", "seasonal_cycle", "slow_wander"]
+           "in_maintenance_window", "occupancy_value", "seasonal_cycle", "slow_wander"]
 
 TWO_PI = "6.283185307179586D"
 _TIMEZONES = tuple(sorted({c.timezone for c in CITIES}))
@@ -169,6 +169,26 @@ def hour_of_week(local_s: str) -> str:
     """Local hour of the week (SQL int), Monday 00:00-01:00 = 0 ... Sunday 23:00-24:00 = 167, of
     local epoch seconds (see :class:`LocalTime`)."""
     return f"cast(coalesce(pmod(coalesce({local_s} div 3600L, 0L) + {EPOCH_HOUR_OF_WEEK}L, 168L), 0L) as int)"
+
+
+def in_maintenance_window(config: IoTConfig, hour_of_week: str) -> str:
+    """SQL: the local hour of the week (Monday 00:00 is 0; see :func:`hour_of_week`) is in one
+    of the config's maintenance windows.
+
+    Example:
+        >>> in_maintenance_window(IoTConfig.preset("tiny"), "h")  # Sunday 02:00 to 06:00
+        '((h >= 146 AND h < 150))'
+    """
+    hours = sorted({h for w in config.patterns.maintenance_windows for h in w.hours_of_week()})
+    ranges: list[list[int]] = []
+    for h in hours:
+        if ranges and ranges[-1][1] == h:
+            ranges[-1][1] = h + 1
+        else:
+            ranges.append([h, h + 1])
+    if not ranges:
+        return "false"
+    return "(" + " OR ".join(f"({hour_of_week} >= {a} AND {hour_of_week} < {b})" for a, b in ranges) + ")"
 
 
 def sin_cycles(cycles: str) -> str:

@@ -30,7 +30,7 @@ from dbx_iot_gen.catalog import CITIES, DEVICE_TYPES
 from dbx_iot_gen.config import SEVERITIES, WEEKDAYS, IoTConfig
 from dbx_iot_gen.fleet import FIRST_DEVICE_ID, FleetLayout
 from dbx_iot_gen.lifecycle import STATUS_CODES, Lifecycle
-from dbx_iot_gen.patterns import LocalTime
+from dbx_iot_gen.patterns import EPOCH_HOUR_OF_WEEK, LocalTime
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, sql_str, weighted_case
 from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.tables.anomalies import anomaly_episodes
@@ -69,8 +69,8 @@ def maintenance_starts(config: IoTConfig) -> list[list[int]]:
     out = []
     for city in range(len(CITIES)):
         starts = set()
-        for day in range(lo // 86400 - 2, hi // 86400 + 2):  # local days, 1970-01-01 (a Thursday) = 0
-            weekday = WEEKDAYS[(day + 3) % 7]
+        for day in range(lo // 86400 - 2, hi // 86400 + 2):  # local days, 1970-01-01 = 0
+            weekday = WEEKDAYS[(day + EPOCH_HOUR_OF_WEEK // 24) % 7]
             for w in config.patterns.maintenance_windows:
                 if w.day == weekday:
                     u = lt.first_instant(city, day * 86400 + w.start_hour * 3600, day * 86400 + w.end_hour * 3600)

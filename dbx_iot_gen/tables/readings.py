@@ -35,6 +35,7 @@ from dbx_iot_gen.patterns import (
     LocalTime,
     duty_on_fraction,
     hour_of_week,
+    in_maintenance_window,
     occupancy_value,
     slow_wander,
 )
@@ -179,20 +180,6 @@ def profile_parameters(config: IoTConfig) -> tuple[list[_Profile], list[float]]:
         prof = by_metric[p]
         profiles.append(dataclasses.replace(prof, typical=_typical_load(prof, week)))
     return profiles, table
-
-
-def maintenance_condition(config: IoTConfig, hour_of_week: str) -> str:
-    """SQL: the local hour of the week (Monday 00:00 is 0) is in a maintenance window."""
-    hours = sorted({h for w in config.patterns.maintenance_windows for h in w.hours_of_week()})
-    ranges: list[list[int]] = []
-    for h in hours:
-        if ranges and ranges[-1][1] == h:
-            ranges[-1][1] = h + 1
-        else:
-            ranges.append([h, h + 1])
-    if not ranges:
-        return "false"
-    return "(" + " OR ".join(f"({hour_of_week} >= {a} AND {hour_of_week} < {b})" for a, b in ranges) + ")"
 
 
 def outdoor(temp: str, pressure: str, rh: str, degree_hours: str, weights: str) -> str:
@@ -456,11 +443,13 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     tref = f"{start_s}L" if realtime else t0
     at_ref = f"(cast({tref} as double) / ({period}) + {u_phase})"
     duty_terms = {
-        "amp": f"{c}.duty_amp", "d0": f"{c}.duty0", "occ": f"{c}.duty_occ", "dh": f"{c}.duty_dh",
+        "amp": f"{c}.duty_amp", "d0": f"{c}.duty0", "occ": f"{c}.duty_occ",
         "run": f"{c}.run", "inv_period": f"1D / ({period})", "w_cycles": f"({window}) / ({period})",
         "seed": "duty_h", "cycle0": f"cast(floor({at_ref}) as double)", "f0": f"{at_ref} - floor({at_ref})",
     }
-    if not realtime:  # what heating or cooling adds, at the block's start, middle and end
+    if realtime:  # what each degree of heating or cooling adds (the row knows its degrees)
+        duty_terms["dh"] = f"{c}.duty_dh"
+    else:  # what heating or cooling adds, at the block's start, middle and end
         duty_terms |= {f"dh{j}": f"{c}.duty_dh * {_degree_hours(f'wx.t{j}')}" for j in range(3)}
     b.block_barrier()
     b.block("kd", None, f"named_struct({', '.join(f'{sql_str(n)}, {e}' for n, e in duty_terms.items())})")
@@ -526,7 +515,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.tmp("occupancy", "double",
           f"{at.format('sched_i')} * (1D - sched_f) + {at.format('IF(sched_i = 167, 0, sched_i + 1)')} * sched_f")
     b.tmp("sched", "double", "k.night + (1D - k.night) * occupancy")
-    b.tmp("in_window", "boolean", maintenance_condition(config, hour_of_week("local_s")))
+    b.tmp("in_window", "boolean", in_maintenance_window(config, hour_of_week("local_s")))
     _add_registry_status(b, life, inside, realtime=realtime)
     # a device in maintenance (a scheduled window, or the registry's status) measures nothing, so
     # it has no anomaly either
