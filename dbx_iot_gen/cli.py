@@ -114,9 +114,8 @@ def error_message(exc: DbxIotGenError) -> str:
         >>> error_message(InvalidConfigError("rows_per_second", "must be at least 1"))
         '--rows-per-second: must be at least 1'
     """
-    field = getattr(exc, "field", None)
-    if field in FLAGS:
-        return f"{FLAGS[field]}: {exc.message}"  # type: ignore[attr-defined]
+    if exc.field in FLAGS:
+        return f"{FLAGS[exc.field]}: {exc.message}"
     return str(exc)
 
 

@@ -10,7 +10,23 @@ __all__ = ["DbxIotGenError", "InvalidConfigError", "OutputError"]
 
 
 class DbxIotGenError(Exception):
-    """Base class of every error raised by dbx_iot_gen."""
+    """Base class of every error raised by dbx_iot_gen.
+
+    ``field`` names the parameter or config field at fault (``None`` when none is), ``message``
+    says what is wrong with it; the error reads ``field: message``.
+
+    Example:
+        >>> e = DbxIotGenError("pyspark is not installed")
+        >>> e.field is None, str(e)
+        (True, 'pyspark is not installed')
+    """
+
+    def __init__(self, *args: str) -> None:
+        # (message) or (field, message)
+        field, message = (None, *args) if len(args) == 1 else args
+        super().__init__(message if field is None else f"{field}: {message}")
+        self.field: str | None = field
+        self.message: str = message
 
 
 class InvalidConfigError(DbxIotGenError, ValueError):
@@ -25,8 +41,7 @@ class InvalidConfigError(DbxIotGenError, ValueError):
     """
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+        super().__init__(field, message)
 
 
 class OutputError(DbxIotGenError):
@@ -37,5 +52,4 @@ class OutputError(DbxIotGenError):
     """
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+        super().__init__(field, message)

@@ -40,7 +40,7 @@ def read_cdc_batches(spark: SparkSession, folder: str) -> list[DataFrame]:
     root = Path(folder)
     batches = sorted(p for p in root.glob("batch_[0-9][0-9][0-9]") if p.is_dir()) if root.is_dir() else []
     if not batches:
-        raise OutputError("folder", f"{folder} holds no CDC batch folders (batch_000, batch_001, ...) found")
+        raise OutputError("folder", f"{folder} holds no CDC batch folders (batch_000, batch_001, ...)")
     return [read_landing(spark, str(p), TABLES["devices_cdc"].ddl) for p in batches]
 
 

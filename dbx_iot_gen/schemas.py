@@ -7,11 +7,12 @@ matches it exactly.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from dbx_iot_gen.errors import InvalidConfigError
 
 __all__ = ["DEVICE_COLUMNS", "TABLES", "Column", "TableSchema", "describe"]
 
@@ -37,8 +38,8 @@ class TableSchema:
     key: str
     comment: str
     columns: tuple[Column, ...]
-    kind: str = "spec"
-    builder: str = ""
+    kind: str
+    builder: str
     streams: bool = False
 
     def build_function(self) -> Callable[..., Any]:
@@ -67,8 +68,9 @@ class TableSchema:
         return tuple(c.name for c in self.columns)
 
 
-def _table(name: str, key: str, comment: str, *columns: tuple[str, str, str]) -> TableSchema:
-    return TableSchema(name, key, comment, tuple(Column(*c) for c in columns))
+def _table(name: str, key: str, comment: str, *columns: tuple[str, str, str], kind: str, builder: str,
+           streams: bool = False) -> TableSchema:
+    return TableSchema(name, key, comment, tuple(Column(*c) for c in columns), kind, builder, streams)
 
 
 # The columns of a device, in devices and in each change of devices_cdc.
@@ -89,7 +91,9 @@ _DEVICE_COLUMNS = (
 )
 DEVICE_COLUMNS: tuple[str, ...] = tuple(c[0] for c in _DEVICE_COLUMNS)
 
-_SCHEMAS: dict[str, TableSchema] = {t.name: t for t in (
+#: Every table, in the order the demo writes them (a table after those it is derived from): its
+#: schema, its comment and how it is made.
+TABLES: dict[str, TableSchema] = {t.name: t for t in (
     _table(
         "locations", "location_id", "Facilities near real cities.",
         ("location_id", "BIGINT", "Facility id, from 1."),
@@ -100,14 +104,7 @@ _SCHEMAS: dict[str, TableSchema] = {t.name: t for t in (
         ("latitude", "DOUBLE", "Facility latitude, WGS84 degrees (within 15 km of the city centre)."),
         ("longitude", "DOUBLE", "Facility longitude, WGS84 degrees."),
         ("timezone", "STRING", "IANA time zone of the facility; daily cycles follow it."),
-    ),
-    _table(
-        "devices", "device_id",
-        "Every device registered at some time in the data's range, as last known (the CDC batches applied).",
-        *_DEVICE_COLUMNS,
-        ("registered_at", "TIMESTAMP", "When the CDC inserted the device: the data's start for the initial "
-                                       "registry."),
-        ("decommissioned_at", "TIMESTAMP", "When the CDC deleted the device; null while it is registered."),
+        kind="spec", builder="dbx_iot_gen.tables.locations:locations_spec",
     ),
     _table(
         "devices_cdc", "device_id, sequence_num",
@@ -118,6 +115,16 @@ _SCHEMAS: dict[str, TableSchema] = {t.name: t for t in (
         ("operation_date", "TIMESTAMP", "When the change happened, UTC, inside its batch's window."),
         ("sequence_num", "BIGINT", "Order of the device's changes, from 1 (its INSERT)."),
         ("batch_id", "INT", "The batch, from 0 (the initial registry)."),
+        kind="derived", builder="dbx_iot_gen.tables.cdc:devices_cdc",
+    ),
+    _table(
+        "devices", "device_id",
+        "Every device registered at some time in the data's range, as last known (the CDC batches applied).",
+        *_DEVICE_COLUMNS,
+        ("registered_at", "TIMESTAMP", "When the CDC inserted the device: the data's start for the initial "
+                                       "registry."),
+        ("decommissioned_at", "TIMESTAMP", "When the CDC deleted the device; null while it is registered."),
+        kind="derived", builder="dbx_iot_gen.tables.cdc:devices",
     ),
     _table(
         "sensor_readings", "reading_id", "One reading per device, metric and tick.",
@@ -138,6 +145,7 @@ _SCHEMAS: dict[str, TableSchema] = {t.name: t for t in (
                                     "copies) or late_arrival; null for a clean reading."),
         ("ingest_timestamp", "TIMESTAMP", "When the reading arrived, UTC: seconds after timestamp, minutes to "
                                           "hours for a late arrival."),
+        kind="spec", builder="dbx_iot_gen.tables.readings:readings_spec", streams=True,
     ),
     _table(
         "anomaly_labels", "anomaly_id", "Ground truth: one row per anomaly episode in sensor_readings.",
@@ -150,6 +158,7 @@ _SCHEMAS: dict[str, TableSchema] = {t.name: t for t in (
         ("magnitude", "DOUBLE", "Size in the metric's unit: a spike's height, a drift's final offset, the "
                                 "value a stuck sensor repeats; null for a dropout."),
         ("readings", "INT", "Anomalous readings in the episode (at least 1)."),
+        kind="derived", builder="dbx_iot_gen.tables.anomalies:anomaly_labels",
     ),
     _table(
         "events", "event_id", "Device events: from anomaly episodes, maintenance windows and background.",
@@ -163,6 +172,7 @@ _SCHEMAS: dict[str, TableSchema] = {t.name: t for t in (
         ("acknowledged", "BOOLEAN", "Seen by operations."),
         ("resolved", "BOOLEAN", "Fixed; only if acknowledged."),
         ("reading_id", "BIGINT", "The reading that caused the event (sensor_readings.reading_id), or null."),
+        kind="derived", builder="dbx_iot_gen.tables.events:events",
     ),
     _table(
         "alerts", "alert_id", "Alerts raised by Critical and Warning events.",
@@ -174,6 +184,7 @@ _SCHEMAS: dict[str, TableSchema] = {t.name: t for t in (
         ("alert_level", "STRING", "critical or warning, from the event's severity."),
         ("status", "STRING", "open, acknowledged or closed, following the event."),
         ("closed_at", "TIMESTAMP", "When it was closed; null unless status is closed."),
+        kind="derived", builder="dbx_iot_gen.tables.events:alerts",
     ),
     _table(
         "telemetry", "telemetry_id", "GPS tracker positions of vehicles on closed routes.",
@@ -187,6 +198,7 @@ _SCHEMAS: dict[str, TableSchema] = {t.name: t for t in (
         ("heading", "INT", "Heading, whole degrees clockwise from north, 0-359."),
         ("fuel_level", "DOUBLE", "Fuel, percent; falls while driving, refilled during stops."),
         ("engine_temp", "DOUBLE", "Engine temperature, degrees Celsius."),
+        kind="spec", builder="dbx_iot_gen.tables.telemetry:telemetry_spec",
     ),
     _table(
         "plant_sensors", "timestamp, address",
@@ -198,6 +210,7 @@ _SCHEMAS: dict[str, TableSchema] = {t.name: t for t in (
         ("text", "STRING", "Message of a text sensor, message001 to message100; null for a numeric sensor."),
         ("status", "STRING", "active; stopping when the sensor goes down; starting at its first event after "
                              "the downtime."),
+        kind="spec", builder="dbx_iot_gen.tables.plant:plant_spec", streams=True,
     ),
     _table(
         "environment_readings", "device_id, timestamp",
@@ -217,30 +230,10 @@ _SCHEMAS: dict[str, TableSchema] = {t.name: t for t in (
         ("movement_counter", "BIGINT", "Moves detected so far; never falls."),
         ("measurement_sequence_number", "BIGINT", "Counts broadcasts; jumps over missed ones, never back."),
         ("rssi", "BIGINT", "Signal strength heard by the gateway, dBm; drifts slowly, weaker inside metal appliances."),
+        kind="spec", builder="dbx_iot_gen.tables.environment:environment_spec", streams=True,
     ),
 )}
 
-
-# How each table is made: (kind, builder, streams), in the order the demo writes them (a table
-# after those it is derived from). With the schemas above, the one registry of tables.
-_MADE_BY = {
-    "locations": ("spec", "dbx_iot_gen.tables.locations:locations_spec", False),
-    "devices_cdc": ("derived", "dbx_iot_gen.tables.cdc:devices_cdc", False),
-    "devices": ("derived", "dbx_iot_gen.tables.cdc:devices", False),
-    "sensor_readings": ("spec", "dbx_iot_gen.tables.readings:readings_spec", True),
-    "anomaly_labels": ("derived", "dbx_iot_gen.tables.anomalies:anomaly_labels", False),
-    "events": ("derived", "dbx_iot_gen.tables.events:events", False),
-    "alerts": ("derived", "dbx_iot_gen.tables.events:alerts", False),
-    "telemetry": ("spec", "dbx_iot_gen.tables.telemetry:telemetry_spec", False),
-    "plant_sensors": ("spec", "dbx_iot_gen.tables.plant:plant_spec", True),
-    "environment_readings": ("spec", "dbx_iot_gen.tables.environment:environment_spec", True),
-}
-#: Every table, in the order the demo writes them: schema, comment and how it is made.
-TABLES: dict[str, TableSchema] = {
-    name: dataclasses.replace(_SCHEMAS[name], kind=kind, builder=builder, streams=streams)
-    for name, (kind, builder, streams) in _MADE_BY.items()
-}
-assert set(TABLES) == set(_SCHEMAS)
 
 
 def describe(table: str) -> str:
@@ -258,8 +251,6 @@ def describe(table: str) -> str:
           location_id          BIGINT     Facility id, from 1.
     """
     if table not in TABLES:
-        from dbx_iot_gen.errors import InvalidConfigError
-
         raise InvalidConfigError("table", f"must be one of {', '.join(TABLES)}, got {table!r}")
     t = TABLES[table]
     lines = [f"{t.name} (key {t.key}): {t.comment}"]

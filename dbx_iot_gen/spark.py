@@ -94,8 +94,10 @@ def unchecked_arithmetic(spark: SparkSession) -> Iterator[None]:
     readings pay about 15 % of their time for it. A classic session fixes an expression's mode
     when it analyzes the DataFrame, so the DataFrames built here keep unchecked arithmetic
     whatever the session's mode later. The library's own expressions never overflow (ids and
-    microseconds stay far below 2**63), so the rows are the same either way. Over Spark Connect
-    the server analyzes later, in the session's mode: nothing changes there.
+    microseconds stay far below 2**63), so the rows are the same either way. Columns a user adds
+    to a spec are built in the same mode: an integer overflow there wraps around instead of
+    failing, and an impossible cast gives null. Over Spark Connect the server analyzes later, in
+    the session's mode: nothing changes there.
 
     Example:
         with unchecked_arithmetic(spark):
