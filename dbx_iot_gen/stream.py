@@ -31,7 +31,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.errors import InvalidConfigError, OutputError
-from dbx_iot_gen.fleet import FleetLayout
+from dbx_iot_gen.grid import grid
 from dbx_iot_gen.output import JSON_TIMESTAMP_FORMAT
 from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.tables.plant import PlantLayout
@@ -70,7 +70,7 @@ def natural_rows_per_second(config: IoTConfig, table: str) -> float:
     """
     check_stream_args(table, "historical", 1)
     if table == "sensor_readings":
-        return FleetLayout(config).n_channels / config.reading_cadence_seconds
+        return grid(config).layout.n_channels / config.reading_cadence_seconds
     if table == "plant_sensors":
         layout = PlantLayout(config)
         return layout.rows_per_period / layout.period_s

@@ -15,7 +15,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from dbx_iot_gen.config import IoTConfig
-from dbx_iot_gen.fleet import FleetLayout
+from dbx_iot_gen.grid import grid
 from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.tables.readings import ANOMALY_CODES, readings_at
 
@@ -31,14 +31,13 @@ def anomaly_episodes(spark: SparkSession, config: IoTConfig) -> DataFrame:
     Example:
         anomaly_episodes(spark, IoTConfig.preset("tiny")).count() > 0  # True
     """
-    layout = FleetLayout(config)
-    n_ch, ticks = layout.n_channels, config.reading_ticks
+    g = grid(config)
+    n_ch, ticks, n_slots = g.layout.n_channels, config.reading_ticks, g.reading_slots
     slot = config.anomalies.slot_readings
-    n_slots = -(-ticks // slot)
     parts = max(1, min(64, n_ch * n_slots // 200_000 + 1))
-    grid = spark.range(0, n_ch * n_slots, 1, parts).selectExpr(
+    cells = spark.range(0, n_ch * n_slots, 1, parts).selectExpr(
         "id + 1L AS anomaly_id", f"id % {n_ch}L AS ep_channel", f"id div {n_ch}L AS ep_slot")
-    firsts = grid.selectExpr("*", f"ep_slot * {slot}L * {n_ch}L + ep_channel AS id")
+    firsts = cells.selectExpr("*", f"ep_slot * {slot}L * {n_ch}L + ep_channel AS id")
     # the slot's first reading knows the slot's episode: kind, length and start (= -ep_pos there)
     # (whether or not its device is registered then: the episode's registered readings count)
     episodes = (readings_at(spark, config, firsts, keep=("ep_kind", "ep_len", "ep_pos"), registered_only=False)

@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.fleet import FIRST_DEVICE_ID
-from dbx_iot_gen.lifecycle import Lifecycle
+from dbx_iot_gen.grid import grid
 from dbx_iot_gen.schemas import DEVICE_COLUMNS, TABLES
 from dbx_iot_gen.tables._spec import partitions_for, replay
 from dbx_iot_gen.tables.devices import device_defs, firmware_version_sql
@@ -48,7 +48,7 @@ def devices_cdc(spark: SparkSession, config: IoTConfig) -> DataFrame:
         cdc = devices_cdc(spark, IoTConfig.preset("tiny"))
         cdc.groupBy("batch_id", "operation").count().show()
     """
-    life = Lifecycle(config)
+    life = grid(config).life
     n, batches = config.n_devices, life.batches
     rows = n * (batches + 1)
     u = life.update("device_id", "batch_id", "ins_s", "del_s")
@@ -57,7 +57,7 @@ def devices_cdc(spark: SparkSession, config: IoTConfig) -> DataFrame:
     delete = change.format(op="'DELETE'", at="del_s", kind=0, steps=0)
     update = change.format(op="'UPDATE'", at=u.at_s, kind=f"IF({u.is_status}, {_STATUS}, {_FIRMWARE})",
                            steps=u.steps)
-    grid = (spark.range(0, rows, 1, partitions_for(config, rows))
+    cells = (spark.range(0, rows, 1, partitions_for(config, rows))
             .selectExpr(f"{FIRST_DEVICE_ID}L + id % {n}L AS device_id", f"cast(id div {n}L as int) AS batch_id")
             .selectExpr("*", f"{life.rank('device_id')} AS life_rank")
             .selectExpr("*", f"{life.insert_batch('life_rank')} AS ins_batch",
@@ -69,7 +69,7 @@ def devices_cdc(spark: SparkSession, config: IoTConfig) -> DataFrame:
                         f"IF({u.exists}, {update}, NULL), "
                         f"IF(del_batch = batch_id, {delete}, NULL)))) AS c"))
     by_device = Window.partitionBy("device_id").orderBy("c.at_s").rowsBetween(Window.unboundedPreceding, 0)
-    changes = (grid
+    changes = (cells
                .withColumn("sequence_num", F.row_number().over(Window.partitionBy("device_id").orderBy("c.at_s")))
                .withColumn("fw_steps", F.sum(F.expr(f"IF(c.kind = {_FIRMWARE}, c.steps, 0)")).over(by_device))
                .withColumn("status_changes", F.sum(F.expr(f"IF(c.kind = {_STATUS}, 1, 0)")).over(by_device))

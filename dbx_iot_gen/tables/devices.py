@@ -12,7 +12,8 @@ from pyspark.sql import SparkSession
 from dbx_iot_gen.catalog import DEVICE_TYPES, ProductLine
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.fleet import FIRST_DEVICE_ID, FleetLayout
-from dbx_iot_gen.lifecycle import BASE_RELEASES, INITIAL_STATUSES, Lifecycle, firmware_releases
+from dbx_iot_gen.grid import grid
+from dbx_iot_gen.lifecycle import BASE_RELEASES, INITIAL_STATUSES, firmware_releases
 from dbx_iot_gen.rand import Randomness, sql_str
 from dbx_iot_gen.tables._spec import ColumnDef, SpecBuilder, partitions_for
 from dbx_iot_gen.tables.locations import facility_coordinates, offset_coordinates
@@ -95,7 +96,7 @@ def device_defs(spark: SparkSession, config: IoTConfig) -> list[ColumnDef]:
 
 
 def _add_device_columns(b: SpecBuilder, config: IoTConfig) -> None:
-    layout = FleetLayout(config)
+    layout = grid(config).layout
     rnd = Randomness(config.seed, "devices")
     lat, lon = device_coordinates(layout, "device_id")
     u_maker, u_model, _ = rnd.uniforms("maker_model", "device_id")
@@ -122,4 +123,4 @@ def _add_device_columns(b: SpecBuilder, config: IoTConfig) -> None:
     b.col("location_id", "long", layout.location_of("device_id"))
     b.col("latitude", "double", lat)
     b.col("longitude", "double", lon)
-    b.col("status", "string", Lifecycle(config).initial_status("device_id"))
+    b.col("status", "string", grid(config).life.initial_status("device_id"))

@@ -44,7 +44,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from dbx_iot_gen.catalog import CITIES
 from dbx_iot_gen.config import IoTConfig
-from dbx_iot_gen.patterns import LocalTime
+from dbx_iot_gen.grid import grid
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, salt, split_uniform, sql_str, weighted_case
 from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.tables._spec import SOURCE_TIMESTAMP, SpecBuilder, partitions_for
@@ -233,7 +233,8 @@ def _add_time_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool) -> N
     if realtime:  # any time: the zone's rules (a batch build knows its offsets in advance: cheaper)
         offset = f"(unix_micros(from_utc_timestamp(timestamp, {sql_str(TIMEZONE)})) - unix_micros(timestamp)) * 1.0E-6D"
     else:
-        offset = f"coalesce({LocalTime(config).offset_seconds('cast(epoch_s as long)', str(_TIMEZONE_CITY))}, 7200)"
+        local_time = grid(config).local_time
+        offset = f"coalesce({local_time.offset_seconds('cast(epoch_s as long)', str(_TIMEZONE_CITY))}, 7200)"
     b.tmp("local_s", "double", f"epoch_s + {offset}")
     b.tmp("local_day", "long", "cast(floor(local_s * 1.1574074074074073E-5D) as long)")
     b.tmp("local_hour", "double", "(local_s - local_day * 86400D) * 2.777777777777778E-4D")

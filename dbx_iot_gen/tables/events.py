@@ -28,9 +28,10 @@ from pyspark.sql import functions as F
 
 from dbx_iot_gen.catalog import CITIES, DEVICE_TYPES
 from dbx_iot_gen.config import SEVERITIES, WEEKDAYS, IoTConfig
-from dbx_iot_gen.fleet import FIRST_DEVICE_ID, FleetLayout
-from dbx_iot_gen.lifecycle import STATUS_CODES, Lifecycle
-from dbx_iot_gen.patterns import EPOCH_HOUR_OF_WEEK, LocalTime
+from dbx_iot_gen.fleet import FIRST_DEVICE_ID
+from dbx_iot_gen.grid import grid
+from dbx_iot_gen.lifecycle import STATUS_CODES
+from dbx_iot_gen.patterns import EPOCH_HOUR_OF_WEEK
 from dbx_iot_gen.rand import Randomness, dbl, hash_fields, sql_str, weighted_case
 from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.tables.anomalies import anomaly_episodes
@@ -64,7 +65,7 @@ _BACKGROUND = (("Firmware Update", 3.0), ("Calibration Required", 3.0), ("Batter
 def maintenance_starts(config: IoTConfig) -> list[list[int]]:
     """For each city of ``CITIES``: the epoch seconds at which its maintenance windows begin within
     the data's range, in order (exact local time, DST included)."""
-    lt = LocalTime(config)
+    lt = grid(config).local_time
     lo, hi = int(config.start.timestamp()), int(config.end.timestamp())
     out = []
     for city in range(len(CITIES)):
@@ -107,7 +108,7 @@ def _episode_events(episodes: DataFrame, rnd: Randomness) -> DataFrame:
 
 
 def _maintenance_events(spark: SparkSession, config: IoTConfig, first_id: int) -> tuple[DataFrame, int]:
-    layout = FleetLayout(config)
+    layout = grid(config).layout
     n_ch = layout.n_channels
     starts = maintenance_starts(config)
     n_occ = max(1, max(len(s) for s in starts))
@@ -117,7 +118,7 @@ def _maintenance_events(spark: SparkSession, config: IoTConfig, first_id: int) -
     cadence_us, start_us = config.reading_cadence_seconds * 1_000_000, config.start_micros
     rows = n_ch * n_occ
     first_metric = f"(m_channel < {layout.n_single_channels}L OR ((m_channel - {layout.n_single_channels}L) & 1L) = 0L)"
-    grid = (spark.range(0, rows, 1, max(1, min(64, rows // 200_000 + 1)))
+    cells = (spark.range(0, rows, 1, max(1, min(64, rows // 200_000 + 1)))
             .selectExpr(f"id + {first_id}L AS event_id", f"id % {n_ch}L AS m_channel", f"id div {n_ch}L AS m_occ")
             .where(first_metric)
             .selectExpr("event_id", "m_channel",
@@ -132,7 +133,7 @@ def _maintenance_events(spark: SparkSession, config: IoTConfig, first_id: int) -
     # a window starts for a device that is Online in the registry (else it sends nothing, or is
     # in maintenance already)
     starts = f"device_status = 'Maintenance' AND registry = {STATUS_CODES['Online']}"
-    df = (readings_at(spark, config, grid, where=starts).selectExpr(
+    df = (readings_at(spark, config, cells, where=starts).selectExpr(
         "event_id", "device_id", "timestamp", "'Maintenance Due' AS event_type", "'Info' AS severity",
         "format_string('Scheduled maintenance of device %d started: no %s values until the window ends',"
         " device_id, metric_name) AS description",
@@ -158,7 +159,7 @@ def _background_kind(type_idx: str, u: str, can_update: str) -> str:
 
 def _background_events(spark: SparkSession, config: IoTConfig, rnd: Randomness, first_id: int,
                        cdc: DataFrame) -> DataFrame:
-    layout = FleetLayout(config)
+    layout = grid(config).layout
     n_dev = config.n_devices
     days = math.ceil(config.duration_seconds / 86400)
     rows = n_dev * days
@@ -167,7 +168,7 @@ def _background_events(spark: SparkSession, config: IoTConfig, rnd: Randomness, 
     type_names = f"array({', '.join(sql_str(t.name) for t in DEVICE_TYPES)})"
     severity = weighted_case(u_severity, [sql_str(s) for s in SEVERITIES], list(config.events.severity_weights))
     start_us = config.start_micros
-    life = Lifecycle(config)
+    life = grid(config).life
     changes = life.status_changes("device_id", "unix_seconds(timestamp)", "life_ins", "life_del")
     online = life.is_online("device_id", "reg_changes")
     background = (spark.range(0, rows, 1, max(1, min(64, rows // 200_000 + 1)))
@@ -242,7 +243,7 @@ def events(spark: SparkSession, config: IoTConfig, episodes: DataFrame | None = 
         events(spark, IoTConfig.preset("tiny")).groupBy("event_type").count().show()
     """
     rnd = Randomness(config.seed, "events")
-    layout = FleetLayout(config)
+    layout = grid(config).layout
     n_episode_grid = layout.n_channels * -(-config.reading_ticks // config.anomalies.slot_readings)
     maintenance, n_maintenance_grid = _maintenance_events(spark, config, n_episode_grid + 1)
     registry = cdc if cdc is not None else devices_cdc(spark, config)

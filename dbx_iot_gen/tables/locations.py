@@ -8,6 +8,7 @@ from pyspark.sql import SparkSession
 from dbx_iot_gen.catalog import FACILITY_KINDS
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.fleet import FleetLayout
+from dbx_iot_gen.grid import grid
 from dbx_iot_gen.patterns import city_attribute, city_string
 from dbx_iot_gen.rand import Randomness, sql_str
 from dbx_iot_gen.tables._spec import SpecBuilder, partitions_for
@@ -52,7 +53,7 @@ def locations_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     Example:
         df = locations_spec(spark, IoTConfig.preset("tiny")).build()
     """
-    layout = FleetLayout(config)
+    layout = grid(config).layout
     rnd = Randomness(config.seed, "locations")
     kinds = f"array({', '.join(sql_str(k) for k in FACILITY_KINDS)})"
     lat, lon = facility_coordinates(layout, "location_id")

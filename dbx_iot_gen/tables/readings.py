@@ -26,13 +26,13 @@ from pyspark.sql import DataFrame, SparkSession
 
 from dbx_iot_gen.catalog import DEVICE_TYPES, METRICS, Metric
 from dbx_iot_gen.config import ANOMALY_TYPES, AnomalyConfig, IoTConfig
-from dbx_iot_gen.fleet import PROFILES, FleetLayout
+from dbx_iot_gen.fleet import PROFILES
+from dbx_iot_gen.grid import grid
 from dbx_iot_gen.lifecycle import STATUS_CODES, Lifecycle
 from dbx_iot_gen.patterns import (
     EPOCH_HOUR_OF_WEEK,
     TWO_PI,
     BlockPolynomial,
-    LocalTime,
     duty_on_fraction,
     hour_of_week,
     in_maintenance_window,
@@ -208,14 +208,14 @@ def readings_spec(spark: SparkSession, config: IoTConfig, *, realtime: bool = Fa
             ``build(withStreaming=True)`` only; see :mod:`dbx_iot_gen.stream`).
 
     Returns:
-        A dbldatagen spec with ``id`` from 0 to ``FleetLayout(config).reading_rows - 1``; duplicated
+        A dbldatagen spec with ``id`` from 0 to ``grid(config).layout.reading_rows - 1``; duplicated
         readings (``quality_issue = 'duplicate'``) come out twice.
 
     Example:
         spec = readings_spec(spark, IoTConfig.preset("tiny"))
         df = spec.withColumn("value_f", "double", expr="metric_value * 1.8D + 32D").build()
     """
-    layout = FleetLayout(config)
+    layout = grid(config).layout
     b = _builder(spark, config, layout.reading_rows, partitions_for(config, layout.reading_rows))
     _add_reading_columns(b, config, realtime=realtime)
     return b.spec
@@ -261,15 +261,15 @@ def reading_defs(spark: SparkSession, config: IoTConfig, *,
 
 def _builder(spark: SparkSession, config: IoTConfig, rows: int, partitions: int) -> SpecBuilder:
     # a block is an anomaly slot of one channel: its episode, device and profile are computed once
-    blocking = Blocking(FleetLayout(config).n_channels, config.reading_ticks, config.anomalies.slot_readings)
+    blocking = Blocking(grid(config).layout.n_channels, config.reading_ticks, config.anomalies.slot_readings)
     return SpecBuilder(spark, "sensor_readings", rows, partitions, config.seed, blocking=blocking)
 
 
 def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = False,
                          exact_cycles: bool = False) -> None:
-    layout = FleetLayout(config)
+    g = grid(config)
+    layout, local_time = g.layout, g.local_time
     rnd = Randomness(config.seed, "sensor_readings")
-    local_time = LocalTime(config)
     cadence_us = config.reading_cadence_seconds * 1_000_000
     jitter_us = int(config.reading_jitter_seconds * 1_000_000)
     start_s = int(config.start.timestamp())  # the data's start, epoch seconds
@@ -296,7 +296,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     # once per block (a slot of one channel): device, profile, location, the slot's episode, the
     # channel's level and coefficients, the device's registration
     slot = anomalies.slot_readings
-    life = Lifecycle(config)
+    life = g.life
     b.block("device_id", "long", device_expr, alias=False)
     b.block("profile", "int", profile_expr)
     b.block("channel_h", "long", rnd.hash("channel", "device_id", "profile"))

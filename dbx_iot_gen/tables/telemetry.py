@@ -18,8 +18,7 @@ import dbldatagen as dg
 from pyspark.sql import SparkSession
 
 from dbx_iot_gen.config import IoTConfig
-from dbx_iot_gen.fleet import FleetLayout
-from dbx_iot_gen.lifecycle import Lifecycle
+from dbx_iot_gen.grid import grid
 from dbx_iot_gen.patterns import city_attribute
 from dbx_iot_gen.rand import Randomness
 from dbx_iot_gen.schemas import TABLES
@@ -48,7 +47,7 @@ def telemetry_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     Example:
         df = telemetry_spec(spark, IoTConfig.preset("tiny")).build()
     """
-    layout = FleetLayout(config)
+    layout = grid(config).layout
     rnd = Randomness(config.seed, "telemetry")
     n_v = max(1, layout.n_vehicles)
     rows = layout.telemetry_rows
@@ -69,7 +68,7 @@ def telemetry_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     b.col("timestamp", "timestamp", f"timestamp_seconds({start_s}L + t_s)")
     # the device lifecycle: no position before the tracker's CDC insert or after its delete, and
     # none while the registry says it is Offline or in Maintenance
-    life = Lifecycle(config)
+    life = grid(config).life
     b.tmp("life_rank", "long", life.rank("device_id"))
     b.tmp("life_ins", "long", life.inserted_s("device_id", "life_rank"))
     b.tmp("life_del", "long", life.deleted_s("device_id", "life_rank"))
