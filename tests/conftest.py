@@ -6,6 +6,7 @@ import contextlib
 import io
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -18,25 +19,55 @@ from dbx_iot_gen.config import ANOMALY_TYPES
 from dbx_iot_gen.spark import get_spark
 from tests import connect_workload
 
+# The tests run in two processes (pytest-xdist, ``-n 2`` in pyproject.toml), each module's tests
+# in one of them. The Spark Connect workload (tests/connect_workload.py) runs in a third, started
+# by the first worker as the session begins, in a folder both workers know: test_connect.py,
+# wherever it runs, waits for it there.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # the controller of an xdist run names the run, so that it knows the workers' shared folder
+    if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None):
+        config.option.testrunuid = config.option.testrunuid or uuid.uuid4().hex
+
+
+def connect_root(config: pytest.Config) -> Path | None:
+    """The Connect workload's folder shared by an xdist run's workers (``None`` without xdist)."""
+    uid = (config.workerinput["testrunuid"] if hasattr(config, "workerinput")
+           else getattr(config.option, "testrunuid", None))
+    return Path(tempfile.gettempdir()) / f"dbx_iot_gen_connect_{uid}" if uid else None
+
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the Spark Connect workload (tests/connect_workload.py) now, when test_connect.py is
-    to run: it runs in its own process alongside the other tests, and test_connect.py waits for
-    it."""
-    if any(item.nodeid.startswith("tests/test_connect.py") for item in session.items):
+    """Start the Connect workload now, when test_connect.py is to run: it runs alongside the
+    other tests, and test_connect.py waits for it."""
+    if not any(item.nodeid.startswith("tests/test_connect.py") for item in session.items):
+        return
+    worker = getattr(session.config, "workerinput", {}).get("workerid")
+    if worker is None:
         root = Path(tempfile.mkdtemp(prefix="dbx_iot_gen_connect_"))
-        CONNECT_RUNS.append((root, connect_workload.start(root)))
+    elif worker == "gw0":
+        root = connect_root(session.config)
+        root.mkdir()
+    else:
+        return
+    CONNECT_RUNS.append((root, connect_workload.start(root)))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    shared = connect_root(session.config)
     for root, proc in CONNECT_RUNS:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(root, ignore_errors=True)
+        if shared is not None:  # the other worker may still need it: let it end first
+            with contextlib.suppress(TimeoutError):
+                connect_workload.wait(root, timeout=1500)
+        connect_workload.stop(proc)
+        if shared is None:
+            shutil.rmtree(root, ignore_errors=True)
+    if shared is not None and not hasattr(session.config, "workerinput"):  # the controller, last
+        shutil.rmtree(shared, ignore_errors=True)
 
 
-# (folder, process) of the Connect workloads started
+# (folder, process) of the Connect workload this process started
 CONNECT_RUNS: list = []
 
 

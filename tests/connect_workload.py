@@ -23,15 +23,40 @@ import time
 import traceback
 from pathlib import Path
 
+EXIT_CODE = "exit_code"  # written in OUT when the workload's process ends, whatever its end
+
 
 def start(root: Path) -> subprocess.Popen:
-    """Run this workload in a subprocess, in ``root`` (output and logs there)."""
+    """Run this workload in a subprocess, in ``root`` (output and logs there); when it ends, its
+    exit code is written to ``root/exit_code`` (so that another process can wait for it: see
+    :func:`wait`). The subprocess leads a process group of its own (:func:`stop`)."""
     from dbx_iot_gen.spark import CONNECT_ENV
 
     env = {**os.environ, CONNECT_ENV: "1"}
+    run = f'"$0" "$1" "$2"; echo $? > "$2/{EXIT_CODE}"'
     with open(root / "stdout.txt", "w") as out, open(root / "stderr.txt", "w") as err:
         # in root: the catalog demo's managed tables go to root/spark-warehouse
-        return subprocess.Popen([sys.executable, __file__, str(root)], env=env, stdout=out, stderr=err, cwd=root)
+        return subprocess.Popen(["sh", "-c", run, sys.executable, __file__, str(root)], env=env, stdout=out,
+                                stderr=err, cwd=root, start_new_session=True)
+
+
+def wait(root: Path, timeout: float) -> int:
+    """Wait for the workload started in ``root`` (by this process or another) to end; its exit code."""
+    deadline = time.monotonic() + timeout
+    while not (root / EXIT_CODE).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the Connect workload in {root} did not end in {timeout} s")
+        time.sleep(1)
+    time.sleep(0.2)  # the shell has written the line
+    return int((root / EXIT_CODE).read_text().strip())
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Kill the workload's process group, if it still runs."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 9)
+        proc.wait()
 
 
 def close_the_gateway() -> list[str]:

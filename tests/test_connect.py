@@ -30,7 +30,7 @@ from dbx_iot_gen.spark import CONNECT_ENV, get_spark
 from dbx_iot_gen.stream import STREAM_TABLES
 from dbx_iot_gen.tables.cdc import final_registry
 from tests import connect_workload
-from tests.conftest import CONNECT_RUNS
+from tests.conftest import CONNECT_RUNS, connect_root
 from tests.test_notebooks import run_notebook
 
 
@@ -43,15 +43,18 @@ class ConnectRun:
 
 
 @pytest.fixture(scope="module")
-def connect_run(tmp_path_factory) -> ConnectRun:
-    # started by conftest when the session began (it runs alongside the other tests); or now
+def connect_run(request, tmp_path_factory) -> ConnectRun:
+    # started by conftest when the session began (it runs alongside the other tests), by this
+    # process or the first xdist worker; or now
+    shared = connect_root(request.config)
     if CONNECT_RUNS:
-        root, proc = CONNECT_RUNS[0]
+        root = CONNECT_RUNS[0][0]
+    elif shared is not None and shared.is_dir():
+        root = shared
     else:
         root = tmp_path_factory.mktemp("connect")
-        proc = connect_workload.start(root)
-        CONNECT_RUNS.append((root, proc))
-    code = proc.wait(timeout=1500)
+        CONNECT_RUNS.append((root, connect_workload.start(root)))
+    code = connect_workload.wait(root, timeout=1500)
     assert code == 0, (root / "stdout.txt").read_text()[-4000:] + (root / "stderr.txt").read_text()[-8000:]
     result = json.loads((root / "result.json").read_text())
     return ConnectRun(root, result, result["started"], result["ended"])
