@@ -112,15 +112,28 @@ class _Profile:
     typical: float = 1.0  # mean load (a stuck sensor's level)
 
 
-def _duty(p: _Profile, occupancy: float, degree_hours: float) -> float:
-    # the share of time a profile's machine runs (the SQL's, in Python)
-    return min(0.95, max(0.02, p.duty0 + p.duty_occ * occupancy
-                         + p.duty_dh * degree_hours * (0.4 + 0.6 * occupancy)))
+# a machine's duty stays within these; its building's heating or cooling need weighs 40 % when
+# the building is empty, 100 % when full
+_DUTY_BOUNDS = (0.02, 0.95)
+_NEED_EMPTY, _NEED_OCCUPIED = 0.4, 0.6
+
+
+def _duty(d0: float | str, occ: float | str, need: float | str, occupancy: float | str) -> float | str:
+    """The share of time a machine runs: its duty in an empty building ``d0``, what occupancy
+    adds (``occ`` per unit), what the heating or cooling ``need`` adds; of floats a float (a
+    profile's typical load), of SQL expressions (strings) the SQL of a row's duty."""
+    lo, hi = _DUTY_BOUNDS
+    if isinstance(d0, str):
+        return (f"least({dbl(hi)}, greatest({dbl(lo)}, {d0} + {occ} * {occupancy}"
+                f" + {need} * ({dbl(_NEED_EMPTY)} + {dbl(_NEED_OCCUPIED)} * {occupancy})))")
+    assert not isinstance(occ, str) and not isinstance(need, str) and not isinstance(occupancy, str)
+    return min(hi, max(lo, d0 + occ * occupancy + need * (_NEED_EMPTY + _NEED_OCCUPIED * occupancy)))
 
 
 def _typical_load(p: _Profile, week: list[float]) -> float:
     """A profile's load averaged over a week of its occupancy (mild weather: 5 degree-hours)."""
-    return sum((p.night + (1 - p.night) * occ) * (1 - p.duty_amp) + p.duty_amp * _duty(p, occ, 5.0)
+    return sum((p.night + (1 - p.night) * occ) * (1 - p.duty_amp) + p.duty_amp * _duty(p.duty0, p.duty_occ,
+                                                                                      p.duty_dh * 5.0, occ)
                for occ in week) / len(week)
 
 
@@ -551,8 +564,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     since_ref = f"cast(epoch_s - {start_s}L as double)" if realtime else "dt"
     b.tmp("cycle_at", "double", f"kd.f0 + {since_ref} * kd.inv_period")
     heat_need = f"kd.dh * {_degree_hours('wx_t')}" if realtime else quadratic("dt", "kd", "dh")
-    b.tmp("duty", "double", f"least(0.95D, greatest(0.02D, kd.d0 + kd.occ * occupancy"
-                            f" + {heat_need} * (0.4D + 0.6D * occupancy)))")
+    b.tmp("duty", "double", _duty("kd.d0", "kd.occ", heat_need, "occupancy"))
     on = duty_on_fraction("cycle_at - kd.w_cycles", "cycle_at", "kd.cycle0", "duty", "kd.run", "kd.seed")
     b.tmp("load", "double", f"IF(kd.amp > 0D, sched * (1D - kd.amp) + kd.amp * {on}, sched)")
     if realtime:
