@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 PROG = "dbx-iot-gen"
+FIRST_BATCH_SECONDS = 600.0  # how long a stream waits past --duration for its first micro-batch
 
 
 def _positive_int(text: str) -> int:
@@ -62,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     feed.add_argument("--speedup", type=_positive_float, default=None,
                       help="instead of --rows-per-second: event time runs this many times as fast as the clock")
     feed.add_argument("--duration", type=_positive_float, default=60.0,
-                      help="seconds to run, then stop (default: 60); run again to go on")
+                      help="seconds to run, then stop once a micro-batch has finished (default: 60); "
+                      "run again to go on")
     feed.add_argument("--out", default="iot_stream", help="output folder (default: ./iot_stream)")
     feed.add_argument("--format", default="delta", help="delta (a Delta table) or json (a landing folder)")
     feed.add_argument("--scale", choices=list(SCALES), default=None, help="size preset (default: small)")
@@ -215,6 +217,7 @@ def _stream(args: argparse.Namespace) -> int:
                          fmt=args.format)
     try:
         query.awaitTermination(args.duration)
+        _await_first_batch(query)
     finally:
         query.stop()
     rows = [_input_rows(p) for p in query.recentProgress]
@@ -222,6 +225,17 @@ def _stream(args: argparse.Namespace) -> int:
     ids = sum(progress)
     print(f"stopped: {len(progress)} micro-batches, {ids:,} ids; run the same command again to go on")
     return 0
+
+
+def _await_first_batch(query: Any, limit: float = FIRST_BATCH_SECONDS) -> None:
+    """Wait (at most ``limit`` seconds) until the query has finished a micro-batch.
+
+    A short ``--duration`` on a busy machine can end while the first micro-batch (the one that
+    compiles the plan) still runs; stopping then would throw that work away and write nothing.
+    """
+    deadline = time.monotonic() + limit
+    while query.isActive and query.lastProgress is None and time.monotonic() < deadline:
+        query.awaitTermination(1)
 
 
 def _input_rows(progress: object) -> int:

@@ -104,14 +104,15 @@ def test_realtime_event_time_is_now(spark, tiny, tmp_path, table):
 def test_cli_stream_writes_json_and_restarts(spark, tiny, tmp_path):
     out = tmp_path / "feed"
     args = ["stream", "--table", "environment_readings", "--scale", "tiny", "--rows-per-second", "20",
-            "--duration", "4", "--format", "json", "--out", str(out)]
+            "--duration", "0.1", "--format", "json", "--out", str(out)]
     folder = out / "environment_readings"
     written = []
     for _ in range(2):
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             assert main(args) == 0
-        assert "micro-batches" in buf.getvalue()
+        # 0.1 s is shorter than any first micro-batch: the run still waits for one to finish
+        assert "micro-batches" in buf.getvalue() and "stopped: 0 micro-batches" not in buf.getvalue()
         written.append(_batches_written(folder, "json", spark))
     # the second run went on: it wrote micro-batches of its own, and (below) the landing holds
     # exactly the batch table's first rows, so its rows continue the first run's (no gap, no repeat)
@@ -159,3 +160,41 @@ def test_natural_rates_and_the_streaming_dataframe(spark, tiny):
     assert rows_per_second_for_speedup(tiny, "sensor_readings", 60.0) == round(FleetLayout(tiny).n_channels / 10)
     feed = stream(spark, tiny, "sensor_readings", rows_per_second=10)
     assert feed.isStreaming and feed.columns == list(TABLES["sensor_readings"].column_names)
+
+
+class _SlowFirstBatch:
+    """A query whose first micro-batch finishes after ``batch_seconds`` (as on a busy machine)."""
+
+    def __init__(self, batch_seconds: float):
+        self.done_at = time.monotonic() + batch_seconds
+        self.stopped_at: float | None = None
+
+    @property
+    def isActive(self) -> bool:  # noqa: N802 (Spark's name)
+        return self.stopped_at is None
+
+    @property
+    def lastProgress(self) -> dict | None:  # noqa: N802
+        return {"numInputRows": 5} if time.monotonic() >= self.done_at else None
+
+    @property
+    def recentProgress(self) -> list:  # noqa: N802
+        return [self.lastProgress] if self.lastProgress else []
+
+    def awaitTermination(self, seconds: float) -> None:  # noqa: N802
+        time.sleep(seconds)
+
+    def stop(self) -> None:
+        self.stopped_at = time.monotonic()
+
+
+def test_cli_stream_stops_only_after_its_first_micro_batch(monkeypatch, tmp_path, capsys):
+    import dbx_iot_gen.stream as stream
+
+    query = _SlowFirstBatch(batch_seconds=2.5)
+    monkeypatch.setattr(stream, "start_stream", lambda *a, **k: query)
+    monkeypatch.setattr("dbx_iot_gen.cli._spark", lambda args: None)
+    assert main(["stream", "--table", "plant_sensors", "--scale", "tiny", "--duration", "0.5",
+                 "--out", str(tmp_path / "feed")]) == 0
+    assert query.stopped_at is not None and query.stopped_at >= query.done_at
+    assert "stopped: 1 micro-batches, 5 ids" in capsys.readouterr().out
