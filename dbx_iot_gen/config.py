@@ -157,6 +157,7 @@ class PatternConfig:
 
 
 ANOMALY_TYPES = ("spike", "dropout", "drift", "stuck")
+_LONGEST_DRIFT = 100_000  # readings
 QUALITY_ISSUES = ("null_value", "duplicate", "out_of_range", "late_arrival")
 SEVERITIES = ("Critical", "Warning", "Info")
 
@@ -184,13 +185,15 @@ class AnomalyConfig:
     set a rate to 0 to turn a type off.
 
     Attributes:
-        spike_rate: share of readings in spikes (a sudden jump up).
+        spike_rate: share of readings in spikes (a sudden jump, up or, by metric, down).
         dropout_rate: share of readings in dropouts (no value; the device reports Offline).
-        drift_rate: share of readings in drifts (a ramp away from the true value).
-        stuck_rate: share of readings in stuck episodes (a constant value).
+        drift_rate: share of readings in calibration drifts (an offset from the true value that
+            grows until a calibration fixes it).
+        stuck_rate: share of readings in stuck episodes (the last good value, repeated).
         spike_readings: shortest and longest spike, in readings.
         dropout_readings: shortest and longest dropout, in readings.
-        drift_readings: shortest and longest drift, in readings.
+        drift_readings: shortest and longest drift, in readings (log-uniform: the others are
+            uniform).
         stuck_readings: shortest and longest stuck episode, in readings.
         spike_magnitude: height of a spike, in typical deviations of the metric (the seed's x3).
         drift_magnitude: offset a drift reaches at its end, in typical deviations of the metric.
@@ -206,7 +209,7 @@ class AnomalyConfig:
     stuck_rate: float = 0.002
     spike_readings: tuple[int, int] = (1, 3)
     dropout_readings: tuple[int, int] = (3, 12)
-    drift_readings: tuple[int, int] = (6, 24)
+    drift_readings: tuple[int, int] = (12, 576)
     stuck_readings: tuple[int, int] = (4, 16)
     spike_magnitude: float = 3.0
     drift_magnitude: float = 4.0
@@ -215,14 +218,20 @@ class AnomalyConfig:
         for kind in ANOMALY_TYPES:
             _check_range(f"anomalies.{kind}_rate", getattr(self, f"{kind}_rate"), 0, 0.2)
             name = f"{kind}_readings"
-            object.__setattr__(self, name, _pair(f"anomalies.{name}", getattr(self, name), 1, 1000, integer=True))
+            longest = _LONGEST_DRIFT if kind == "drift" else 1000
+            object.__setattr__(self, name, _pair(f"anomalies.{name}", getattr(self, name), 1, longest, integer=True))
         _check_range("anomalies.spike_magnitude", self.spike_magnitude, 0, 100)
         _check_range("anomalies.drift_magnitude", self.drift_magnitude, 0, 100)
-        total = sum(self.episode_probabilities())
+        total = sum(p for k, p in zip(ANOMALY_TYPES, self.episode_probabilities()) if k != "drift")
         if total > 1:
             raise InvalidConfigError(
                 "anomalies", f"rates too high for the episode lengths: {total:.2f} episodes per "
                              f"{self.slot_readings} readings of a channel, at most 1 fits; lower the rates")
+        if self.drift_probability > 1:
+            raise InvalidConfigError(
+                "anomalies.drift_rate", f"too high for the drift lengths: {self.drift_probability:.2f} drifts per "
+                                        f"{self.drift_slot_readings} readings of a channel, at most 1 fits; lower "
+                                        "it or lengthen the drifts")
 
     def lengths(self, kind: str) -> tuple[int, int]:
         """Shortest and longest episode of a type, in readings."""
@@ -230,15 +239,41 @@ class AnomalyConfig:
 
     @property
     def slot_readings(self) -> int:
-        """Readings per slot: each device and metric has at most one episode per slot (a power of 2
-        at least twice the longest episode, so a reading finds its slot by a shift)."""
-        longest = max(self.lengths(k)[1] for k in ANOMALY_TYPES)
-        return max(16, 1 << (2 * longest - 1).bit_length())
+        """Readings per slot: each device and metric has at most one spike, dropout or stuck
+        episode per slot (a power of 2 at least twice the longest of them, and at least 64, so a
+        reading finds its slot by a shift)."""
+        longest = max(self.lengths(k)[1] for k in ANOMALY_TYPES if k != "drift")
+        return max(64, 1 << (2 * longest - 1).bit_length())
+
+    @property
+    def drift_slot_readings(self) -> int:
+        """Readings per drift slot: each device and metric has at most one drift per drift slot (a
+        power of 2, at least the longest drift and ``slot_readings``: whole slots)."""
+        return max(self.slot_readings, 1 << (self.lengths("drift")[1] - 1).bit_length())
+
+    def mean_length(self, kind: str) -> float:
+        """Mean length of an episode of a type, in readings (drifts: log-uniform; the others uniform).
+
+        Example:
+            >>> AnomalyConfig().mean_length("spike")
+            2.0
+        """
+        lo, hi = self.lengths(kind)
+        if kind != "drift":
+            return (lo + hi) / 2
+        # the whole part of a log-uniform length from lo to hi + 1
+        return (hi + 1 - lo) / math.log((hi + 1) / lo) - 0.5
 
     def episode_probabilities(self) -> list[float]:
-        """Probability that a slot holds an episode of each type (in ``ANOMALY_TYPES`` order)."""
-        slot = self.slot_readings
-        return [getattr(self, f"{k}_rate") * slot / (sum(self.lengths(k)) / 2) for k in ANOMALY_TYPES]
+        """Probability that a slot holds an episode of each type (in ``ANOMALY_TYPES`` order; a
+        drift's, of its drift slot)."""
+        return [self.drift_probability if k == "drift" else
+                getattr(self, f"{k}_rate") * self.slot_readings / self.mean_length(k) for k in ANOMALY_TYPES]
+
+    @property
+    def drift_probability(self) -> float:
+        """Probability that a drift slot holds a drift."""
+        return self.drift_rate * self.drift_slot_readings / self.mean_length("drift")
 
 
 @dataclass(frozen=True)
@@ -256,8 +291,12 @@ class QualityConfig:
         out_of_range_rate: share of readings from a malfunction (the seed's 0.5%).
         out_of_range_factor: a malfunction multiplies the value by this (the seed's x10); the
             value is at least twice the top of the metric's range, so it is always out of range.
-        late_rate: share of readings that arrive late, as after a lost connection.
-        late_seconds: shortest and longest delay of a late reading (log-uniform: a long tail).
+        late_rate: share of readings that arrive late: a device loses its link now and then
+            (a connectivity outage), keeps its readings, and sends them all when it reconnects.
+        late_seconds: shortest and longest outage (log-uniform: a long tail); a reading of an
+            outage arrives at its end, so its delay is anything up to the outage's length.
+        retransmit_seconds: shortest and longest delay of a retransmitted copy after its original
+            (log-uniform).
 
     Example:
         >>> QualityConfig(clean=True).rate("null_value")
@@ -271,6 +310,7 @@ class QualityConfig:
     out_of_range_factor: float = 10.0
     late_rate: float = 0.01
     late_seconds: tuple[float, float] = (120.0, 43_200.0)
+    retransmit_seconds: tuple[float, float] = (2.0, 600.0)
 
     def __post_init__(self) -> None:
         _check_bool("quality.clean", self.clean)
@@ -278,6 +318,29 @@ class QualityConfig:
             _check_range(f"quality.{issue}_rate", getattr(self, f"{issue}_rate"), 0, 0.25)
         _check_range("quality.out_of_range_factor", self.out_of_range_factor, 2, 1000)
         object.__setattr__(self, "late_seconds", _pair("quality.late_seconds", self.late_seconds, 10, 7 * 86400))
+        object.__setattr__(self, "retransmit_seconds",
+                           _pair("quality.retransmit_seconds", self.retransmit_seconds, 0.01, 86400))
+        slot, chance = self.outages()
+        if chance > 1:
+            raise InvalidConfigError(
+                "quality.late_rate", f"must be at most {self.late_rate / chance:.3f} with quality.late_seconds "
+                                     f"{list(self.late_seconds)} (one outage per device in {slot} s), got "
+                                     f"{self.late_rate}; lower it or lengthen the outages")
+
+    def outages(self) -> tuple[int, float]:
+        """Connectivity outages of a device: the length of their slots in seconds (the longest
+        outage; each slot of a device holds at most one outage, inside it) and the chance that a
+        slot holds one, so that ``late_rate`` of the readings fall in outages.
+
+        Example:
+            >>> slot, chance = QualityConfig().outages()
+            >>> slot, round(chance, 3)
+            (43200, 0.059)
+        """
+        lo, hi = self.late_seconds
+        mean = (hi - lo) / math.log(hi / lo) if hi > lo else lo  # of the log-uniform length
+        slot = math.ceil(hi)
+        return slot, self.rate("late_arrival") * slot / mean
 
     def rate(self, issue: str) -> float:
         """The effective share of readings with an issue of ``QUALITY_ISSUES`` (0 when clean)."""
@@ -672,6 +735,13 @@ class IoTConfig:
         return int(self.start.timestamp()) * 1_000_000
 
     @property
+    def reading_block_seconds(self) -> int:
+        """Seconds that the readings of one block (a slot of anomaly episodes of one device and
+        metric, computed together) span, jitter included."""
+        return (self.reading_cadence_seconds * self.anomalies.slot_readings
+                + math.ceil(self.reading_jitter_seconds) + 1)
+
+    @property
     def reading_ticks(self) -> int:
         """Ticks of one device and metric in the time range."""
         return self.duration_seconds // self.reading_cadence_seconds
@@ -699,6 +769,8 @@ SCALES: dict[str, dict[str, Any]] = {
     "tiny": {
         "n_locations": 8, "n_devices": 60, "start": "2024-03-01T00:00:00", "end": "2024-03-03T00:00:00",
         "reading_cadence_seconds": 600, "telemetry_hours": 1.0, "partitions": 2,
+        # two days hold few drifts of hours to days: shorter and more of them
+        "anomalies": {"drift_rate": 0.01, "drift_readings": [6, 144]},
         "plant": {"n_sensors": 500, "rate_per_second": 50.0, "minutes": 10.0},
         "environment": {"n_sensors": 10},
     },

@@ -110,7 +110,7 @@ def generate_iot_demo(
             # firmware updates name the release after the device's current one in the CDC just written
             "events": lambda: events(spark, config, episodes, tables["devices_cdc"]),
             # alerts come from the events just written, not from a second computation of them
-            "alerts": lambda: alerts(spark, config, tables["events"]),
+            "alerts": lambda: alerts(spark, config, tables["events"], episodes),
         }
         for name in TABLES_IN_ORDER:
             t0 = time.perf_counter()

@@ -64,6 +64,23 @@ class Grid:
         """
         return -(-self.config.reading_ticks // self.config.anomalies.slot_readings)
 
+    @property
+    def drift_slots(self) -> int:
+        """Drift slots per channel: the readings' ticks cut into slots of
+        ``anomalies.drift_slot_readings`` (the last one may be short).
+
+        Example:
+            >>> grid(IoTConfig.preset("tiny")).drift_slots  # 288 ticks, drift slots of 256
+            2
+        """
+        return -(-self.config.reading_ticks // self.config.anomalies.drift_slot_readings)
+
+    @property
+    def episode_cells(self) -> int:
+        """Cells of the anomaly episodes' grid: every channel's slots, then its drift slots (an
+        episode's ``anomaly_id`` is its cell's number, from 1)."""
+        return self.layout.n_channels * (self.reading_slots + self.drift_slots)
+
 
 def grid(config: IoTConfig) -> Grid:
     """The :class:`Grid` of ``config``: built on first use, the same object for an equal config.

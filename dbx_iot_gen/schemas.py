@@ -155,8 +155,8 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         ("anomaly_type", "STRING", "spike, dropout, drift or stuck."),
         ("start_ts", "TIMESTAMP", "Timestamp of the episode's first anomalous reading."),
         ("end_ts", "TIMESTAMP", "Timestamp of its last anomalous reading."),
-        ("magnitude", "DOUBLE", "Size in the metric's unit: a spike's height, a drift's final offset, the "
-                                "value a stuck sensor repeats; null for a dropout."),
+        ("magnitude", "DOUBLE", "Size in the metric's unit: a spike's height (negative: a spike down), a "
+                                "drift's final offset, the value a stuck sensor repeats; null for a dropout."),
         ("readings", "INT", "Anomalous readings in the episode (at least 1)."),
         kind="derived", builder="dbx_iot_gen.tables.anomalies:anomaly_labels",
     ),

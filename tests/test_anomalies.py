@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from dbx_iot_gen import anomaly_labels, readings_spec
+from dbx_iot_gen.catalog import METRICS
 from dbx_iot_gen.config import ANOMALY_TYPES
 from dbx_iot_gen.tables.readings import reading_defs
 
@@ -93,7 +95,10 @@ def test_anomaly_rates_follow_the_config(twins):
         # within 4 standard deviations
         rate = getattr(config.anomalies, f"{kind}_rate")
         low, high = getattr(config.anomalies, f"{kind}_readings")
-        expected = channel_ticks * rate / ((low + high) / 2)
+        # lengths uniform from low to high; a drift's log-uniform: n with chance ln((n+1)/n) / ln((high+1)/low)
+        mean = ((low + high) / 2 if kind != "drift" else
+                sum(n * math.log((n + 1) / n) for n in range(low, high + 1)) / math.log((high + 1) / low))
+        expected = channel_ticks * rate / mean
         assert abs(episodes[kind]["n"] - expected) < 4 * math.sqrt(expected) + 2, (kind, episodes[kind], expected)
         assert episodes[kind]["longest"] <= high, (kind, episodes[kind])
         # a share of readings moves with the lengths of a few dozen episodes: a loose bound
@@ -107,7 +112,7 @@ def test_anomalies_change_only_the_labeled_readings(twins):
 
 
 def test_each_kind_of_fault_looks_like_its_name(twins):
-    _, both, labels = twins
+    config, both, labels = twins
     joined = (both.where("is_anomaly").alias("r").join(
         labels.alias("l"),
         (F.col("r.device_id") == F.col("l.device_id")) & (F.col("r.metric_name") == F.col("l.metric_name"))
@@ -119,23 +124,80 @@ def test_each_kind_of_fault_looks_like_its_name(twins):
     # a stuck sensor repeats one value, the label's magnitude
     bad = joined.where("anomaly_type = 'stuck' and not (value = magnitude)")
     assert bad.count() == 0, show(bad)
-    # a spike lifts the true value by the magnitude (unless the sensor saturates at the top of its
-    # range: humidity in saturated air is at 100 % already)
-    spikes = joined.where("anomaly_type = 'spike'").select(
-        (F.col("value") - F.col("truth")).alias("lift"), "magnitude", "value", "metric_name")
-    bad = spikes.where("abs(lift - magnitude) > 1e-6 and lift < magnitude - 1e-6 and lift <= 0"
-                       " and not (metric_name = 'humidity' and value = 100)")
+    # a spike moves the true value by the magnitude, up or down (unless the sensor saturates at the
+    # edge of its range: humidity in saturated air is at 100 % already, power does not go below 0)
+    ranges = joined.sparkSession.createDataFrame([(m.name, m.low, m.high) for m in METRICS.values()],
+                                                 "metric_name string, low double, high double")
+    spikes = joined.where("anomaly_type = 'spike'").join(ranges, "metric_name").select(
+        (F.col("value") - F.col("truth")).alias("lift"), "magnitude", "value", "metric_name", "low", "high")
+    bad = spikes.where("not (abs(lift - magnitude) <= 1e-6 or (magnitude > 0 and value = high and lift >= 0)"
+                       " or (magnitude < 0 and value = low and lift <= 0))")
     assert bad.count() == 0, show(bad)
     assert spikes.where("abs(lift - magnitude) <= 1e-6").count() > 0.8 * spikes.count()
-    # a drift ramps away from the truth and reaches the magnitude at the episode's end
-    drift = joined.where("anomaly_type = 'drift'").withColumn("offset", F.col("value") - F.col("truth"))
-    last = drift.where("timestamp = end_ts")
-    bad = last.where("abs(offset - magnitude) > 1e-6")
-    assert last.count() > 0 and bad.count() <= 0.2 * last.count(), show(bad)  # clamped at the range's top
-    ramps = drift.groupBy("device_id", "metric_name", "start_ts").agg(
-        F.corr(F.unix_micros("timestamp").cast("double"), "offset").alias("r"), F.count("*").alias("n"))
+    # a drift ramps away from the truth, up or down, and reaches the magnitude at its last reading,
+    # just before its fix (the label's end: 3/4 of a cadence after that reading's tick)
+    drift = joined.where("anomaly_type = 'drift'").join(ranges, "metric_name").withColumn(
+        "offset", F.col("value") - F.col("truth"))
+    last = drift.where(f"timestamp > end_ts - interval {int(config.reading_cadence_seconds * 0.75) + 1} seconds")
+    bad = last.where("abs(offset - magnitude) > 1e-6 and value != low and value != high")
+    assert last.count() > 10 and bad.count() == 0, show(bad)
+    ramps = drift.where("value != low and value != high").groupBy("device_id", "metric_name", "start_ts").agg(
+        F.corr(F.unix_micros("timestamp").cast("double"), F.col("offset") * F.signum("magnitude")).alias("r"),
+        F.count("*").alias("n"), F.max(F.col("magnitude") < 0).alias("down"))
     flat = ramps.where("n >= 3 and r < 0.9")
     assert flat.count() == 0, show(flat)
+    assert ramps.where("down").count() > 0 and ramps.where("not down").count() > 0
+
+
+def test_a_stuck_sensor_repeats_its_last_good_value_to_the_digit(twins):
+    config, both, _ = twins
+    channel = Window.partitionBy("device_id", "metric_name").orderBy("timestamp")
+    seq = both.select("*", F.lag("value").over(channel).alias("prev_value"),
+                      F.lag("anomaly_type").over(channel).alias("prev_type"),
+                      F.lag("timestamp").over(channel).alias("prev_ts"))
+    firsts = seq.where("anomaly_type = 'stuck' and prev_type is null")
+    # the reading just before the episode, present and good
+    before = firsts.where(f"prev_value is not null and timestamp - prev_ts"
+                          f" < interval {int(config.reading_cadence_seconds * 1.5)} seconds")
+    differ = before.where("value != prev_value")
+    assert before.count() >= 5 and differ.count() == 0, show(differ)
+    # and it holds that value for the whole episode
+    held = seq.where("anomaly_type = 'stuck' and prev_type = 'stuck' and value != prev_value")
+    assert held.count() == 0, show(held)
+
+
+def test_spikes_go_both_ways_by_metric(twins):
+    _, _, labels = twins
+    spikes = labels.where("anomaly_type = 'spike'")
+    by_metric = {r[0]: (r[1], r[2]) for r in spikes.groupBy("metric_name").agg(
+        F.count("*"), F.avg(F.when(F.col("magnitude") < 0, 1.0).otherwise(0.0))).collect()}
+    assert set(by_metric) >= {"temperature", "power", "vibration"}, by_metric
+    # a thermometer glitches low as often as not quite; a machine's vibration seldom reads low
+    down = {metric: share for metric, (n, share) in by_metric.items() if n >= 30}
+    assert all(0.03 <= share <= 0.7 for share in down.values()), by_metric
+    assert down["temperature"] > 0.25 and down["temperature"] > down.get("vibration", 0) + 0.1, by_metric
+    overall = spikes.agg(F.avg(F.when(F.col("magnitude") < 0, 1.0).otherwise(0.0))).first()[0]
+    assert 0.1 <= overall <= 0.6, overall
+
+
+def test_a_drift_lasts_hours_and_ends_at_its_fix(twins):
+    _, both, labels = twins
+    drifts = labels.where("anomaly_type = 'drift'").alias("l")
+    hours = drifts.selectExpr("(unix_seconds(end_ts) - unix_seconds(start_ts)) / 3600 AS h")
+    median = hours.agg(F.percentile_approx("h", 0.5)).first()[0]
+    assert drifts.count() >= 10 and median >= 2, (drifts.count(), median)
+    # the fix lands after the drift's last reading, and the channel's next reading is true again
+    same_channel = ((F.col("r.device_id") == F.col("l.device_id")) & (F.col("r.metric_name") == F.col("l.metric_name"))
+                    & (F.col("r.timestamp") >= F.col("l.start_ts")))
+    after = F.when(F.col("r.timestamp") > F.col("l.end_ts"), F.col("r.timestamp"))
+    around = (drifts.join(both.alias("r"), same_channel)
+              .groupBy("l.anomaly_id", "l.end_ts")
+              .agg(F.max(F.when(F.col("r.timestamp") <= F.col("l.end_ts"), F.col("r.timestamp"))).alias("last"),
+                   F.min_by(F.struct("r.timestamp", "r.value", "r.truth", "r.is_anomaly"), after).alias("next")))
+    wrong = around.where("last >= end_ts or (next.timestamp is not null and not next.is_anomaly"
+                         " and not (next.value <=> next.truth))")
+    assert wrong.count() == 0, show(wrong)
+    assert around.where("next.timestamp is not null and not next.is_anomaly").count() >= 5
 
 
 def test_no_anomalies_when_rates_are_zero(spark, tiny_clean):

@@ -58,7 +58,8 @@ def firmware_offers(background_week):
 def tiny_tables(spark, tiny):
     readings = readings_spec(spark, tiny).build().dropDuplicates(["reading_id"]).cache()
     ev = events(spark, tiny).cache()
-    return readings, anomaly_labels(spark, tiny).cache(), ev, alerts(spark, tiny, ev).cache()
+    labels = anomaly_labels(spark, tiny).cache()
+    return readings, labels, ev, alerts(spark, tiny, ev, labels).cache()
 
 
 def test_event_types_severities_and_handling(tiny_tables, background_week):
@@ -98,6 +99,20 @@ def test_one_event_per_anomaly_episode(tiny_tables):
                 " 'Connection Lost') ELSE e.event_type = 'Calibration Required' END")
     wrong = per_label.where(f"e.event_id is null or not ({expected}) or e.device_id != l.device_id")
     assert wrong.count() == 0, show(wrong)
+
+
+def test_a_drift_s_event_is_resolved_when_its_calibration_lands(tiny_tables):
+    _, labels, ev, al = tiny_tables
+    drifts = labels.where("anomaly_type = 'drift'").alias("l")
+    joined = (drifts.join(ev.alias("e"), F.col("l.anomaly_id") == F.col("e.event_id"))
+              .join(al.alias("a"), "event_id", "left"))
+    # raised once the drift has grown (its second half), closed when the fix lands (the label's end)
+    wrong = joined.where(
+        "e.event_type != 'Calibration Required' or not e.resolved or a.status != 'closed'"
+        " or unix_seconds(e.timestamp) < unix_seconds(l.start_ts)"
+        " + 0.3 * (unix_seconds(l.end_ts) - unix_seconds(l.start_ts)) or e.timestamp >= l.end_ts"
+        " or a.closed_at != greatest(l.end_ts, a.raised_at)")
+    assert drifts.count() > 0 and wrong.count() == 0, show(wrong)
 
 
 def test_descriptions_name_the_device_metric_and_value(tiny_tables):

@@ -1,12 +1,15 @@
 """``anomaly_labels``: one row per anomaly episode, the ground truth of ``sensor_readings``.
 
 Episodes live in slots (see :func:`.readings.readings_spec`): each device and metric has at most
-one episode per slot of ``AnomalyConfig.slot_readings`` readings. The labels are a small grid over
-(channel, slot): the slot's first reading tells whether it holds an episode, and its kind, length
-and start; then the episode's readings are computed by the very expressions of the readings
-table (:func:`.readings.readings_at`), so a label covers exactly the readings flagged
-``is_anomaly`` (an episode that falls in a maintenance window, past the data's end or outside its
-device's registration loses those readings, and a label with none left is dropped).
+one spike, dropout or stuck episode per slot of ``AnomalyConfig.slot_readings`` readings, and
+one drift per drift slot of ``drift_slot_readings`` (a drift hides the others while it lasts).
+The labels are a small grid over (channel, slot) and (channel, drift slot): the slot's first
+reading tells whether it holds an episode, and its kind, length and start; then the episode's
+readings are computed by the very expressions of the readings table
+(:func:`.readings.readings_at`), so a label covers exactly the readings flagged ``is_anomaly``
+(an episode that falls in a maintenance window, past the data's end or outside its device's
+registration loses those readings, and a label with none left is dropped). A drift's label ends
+when the calibration that fixes it lands, after its last reading.
 """
 
 from __future__ import annotations
@@ -33,17 +36,26 @@ def anomaly_episodes(spark: SparkSession, config: IoTConfig) -> DataFrame:
     """
     g = grid(config)
     n_ch, ticks, n_slots = g.layout.n_channels, config.reading_ticks, g.reading_slots
-    slot = config.anomalies.slot_readings
+    slot, drift_slot = config.anomalies.slot_readings, config.anomalies.drift_slot_readings
     parts = max(1, min(64, n_ch * n_slots // 200_000 + 1))
     cells = spark.range(0, n_ch * n_slots, 1, parts).selectExpr(
         "id + 1L AS anomaly_id", f"id % {n_ch}L AS ep_channel", f"id div {n_ch}L AS ep_slot")
     firsts = cells.selectExpr("*", f"ep_slot * {slot}L * {n_ch}L + ep_channel AS id")
     # the slot's first reading knows the slot's episode: kind, length and start (= -ep_pos there)
     # (whether or not its device is registered then: the episode's registered readings count)
-    episodes = (readings_at(spark, config, firsts, keep=("ep_kind", "ep_len", "ep_pos"), registered_only=False)
-                .where("ep_kind > 0")
-                .selectExpr("anomaly_id", "ep_channel", f"ep_slot * {slot}L - ep_pos AS first_tick",
-                            "ep_len")
+    short = (readings_at(spark, config, firsts, keep=("ep_kind", "ep_len", "ep_pos"), registered_only=False)
+             .where("ep_kind > 0")
+             .selectExpr("anomaly_id", "ep_channel", f"ep_slot * {slot}L - ep_pos AS first_tick", "ep_len",
+                         "ep_kind AS ep_code"))
+    # and a drift slot's first reading its drift (numbered after the slots' cells)
+    drift_cells = spark.range(0, n_ch * g.drift_slots, 1, parts).selectExpr(
+        f"id + {n_ch * n_slots + 1}L AS anomaly_id", f"id % {n_ch}L AS ep_channel", f"id div {n_ch}L AS ep_slot")
+    drift_firsts = drift_cells.selectExpr("*", f"ep_slot * {drift_slot}L * {n_ch}L + ep_channel AS id")
+    drifts = (readings_at(spark, config, drift_firsts, keep=("dr_first", "dr_len"), registered_only=False)
+              .where("dr_first >= 0L")
+              .selectExpr("anomaly_id", "ep_channel", "dr_first AS first_tick", "dr_len AS ep_len",
+                          f"{ANOMALY_CODES['drift']} AS ep_code"))
+    episodes = (short.unionByName(drifts)
                 .where(f"first_tick < {ticks}L")
                 # a stage of its own (by episode, as the aggregation below wants them): with both
                 # reading computations in one, the generated class outgrows what Spark can
@@ -52,15 +64,21 @@ def anomaly_episodes(spark: SparkSession, config: IoTConfig) -> DataFrame:
     ticks_df = episodes.selectExpr(
         "anomaly_id",
         f"explode(sequence(first_tick, least(first_tick + ep_len, {ticks}L) - 1L)) AS ep_tick",
-        "ep_channel")
-    ids = ticks_df.selectExpr("anomaly_id", f"ep_tick * {n_ch}L + ep_channel AS id")
-    readings = readings_at(spark, config, ids, keep=("anomaly", "ep_offset"), where="is_anomaly")
+        "ep_channel", "ep_code", "first_tick + ep_len - 1L AS ep_last")
+    ids = ticks_df.selectExpr("anomaly_id", "ep_code", "ep_last", f"ep_tick * {n_ch}L + ep_channel AS id")
+    # the episode's readings that show it (a drift hides the other episodes of its channel)
+    readings = readings_at(spark, config, ids, keep=("anomaly", "ep_offset", "dr_pos", "dr_len"),
+                           where="is_anomaly AND anomaly = ep_code")
+    drift = ANOMALY_CODES["drift"]
     stuck = ANOMALY_CODES["stuck"]
     dropout = ANOMALY_CODES["dropout"]
     aggregates = [
         *[f"first({c}) AS {c}" for c in ("device_id", "metric_name", "anomaly_type", "unit")],
         "min(timestamp) AS start_ts",
-        "max(timestamp) AS end_ts",
+        # a drift ends when a calibration fixes it: after its last tick (3/4 of the cadence, past
+        # any jitter), before the next reading
+        f"IF(first(anomaly) = {drift}, timestamp_micros({config.start_micros}L + (first(ep_last) * 4L + 3L)"
+        f" * {config.reading_cadence_seconds * 250_000}L), max(timestamp)) AS end_ts",
         # the fault's size in the metric's unit: a spike's height, a drift's final offset, the value
         # a stuck sensor repeats; none for a dropout
         f"max(CASE WHEN anomaly = {dropout} THEN NULL WHEN anomaly = {stuck} THEN metric_value"
@@ -68,6 +86,9 @@ def anomaly_episodes(spark: SparkSession, config: IoTConfig) -> DataFrame:
         "cast(count(1) as int) AS readings",
         "min_by(struct(reading_id, timestamp, metric_value), reading_id) AS first_reading",
         "max_by(struct(reading_id, timestamp, metric_value), reading_id) AS last_reading",
+        # a drift is noticed when it reaches half its size
+        "min_by(struct(reading_id, timestamp, metric_value), IF((dr_pos + 1L) * 2L >= dr_len, reading_id, NULL))"
+        " AS noticed_reading",
     ]
     # first() is deterministic here: all readings of an episode share device, metric, type and unit
     return readings.groupBy("anomaly_id").agg(*[F.expr(a) for a in aggregates])

@@ -84,10 +84,13 @@ def maintenance_starts(config: IoTConfig) -> list[list[int]]:
 def _episode_events(episodes: DataFrame, rnd: Randomness) -> DataFrame:
     u_critical = rnd.uniform("spike_critical", "anomaly_id")
     at_start = "anomaly_type IN ('spike', 'dropout')"
+    # a drift is noticed when it reaches half its size; a stuck sensor at its episode's end
+    shows = (f"IF({at_start}, first_reading, IF(anomaly_type = 'drift', coalesce(noticed_reading, last_reading),"
+             " last_reading))")
     return episodes.selectExpr(
         "anomaly_id AS event_id",
         "device_id",
-        f"IF({at_start}, first_reading.timestamp, last_reading.timestamp) AS timestamp",
+        f"{shows}.timestamp AS timestamp",
         "CASE anomaly_type WHEN 'spike' THEN 'Threshold Exceeded'"
         f" WHEN 'dropout' THEN IF(readings >= {OFFLINE_READINGS}, 'Device Offline', 'Connection Lost')"
         " ELSE 'Calibration Required' END AS event_type",
@@ -95,15 +98,19 @@ def _episode_events(episodes: DataFrame, rnd: Randomness) -> DataFrame:
         f" WHEN 'dropout' THEN IF(readings >= {OFFLINE_READINGS}, 'Critical', 'Warning')"
         " ELSE 'Warning' END AS severity",
         "CASE anomaly_type"
-        " WHEN 'spike' THEN format_string('%s of device %d read %.2f %s, %.2f above its normal level',"
-        " metric_name, device_id, first_reading.metric_value, unit, magnitude)"
+        " WHEN 'spike' THEN format_string('%s of device %d read %.2f %s, %.2f %s its normal level',"
+        " metric_name, device_id, first_reading.metric_value, unit, abs(magnitude),"
+        " IF(magnitude < 0D, 'below', 'above'))"
         " WHEN 'dropout' THEN format_string('No %s value from device %d for %d readings from %s UTC',"
         " metric_name, device_id, readings, date_format(start_ts, 'yyyy-MM-dd HH:mm'))"
-        " WHEN 'drift' THEN format_string('%s of device %d drifted %.2f %s over %d readings, to %.2f %s',"
-        " metric_name, device_id, magnitude, unit, readings, last_reading.metric_value, unit)"
+        " WHEN 'drift' THEN format_string('%s of device %d drifting off its calibration: %.2f %s off when"
+        " recalibrated at %s UTC, after %d readings', metric_name, device_id, magnitude, unit,"
+        " date_format(end_ts, 'yyyy-MM-dd HH:mm'), readings)"
         " ELSE format_string('%s of device %d stuck at %.2f %s for %d readings',"
         " metric_name, device_id, magnitude, unit, readings) END AS description",
-        f"IF({at_start}, first_reading.reading_id, last_reading.reading_id) AS reading_id",
+        f"{shows}.reading_id AS reading_id",
+        # the calibration that ends a drift resolves its event
+        "anomaly_type = 'drift' AS fixed",
     )
 
 
@@ -243,31 +250,34 @@ def events(spark: SparkSession, config: IoTConfig, episodes: DataFrame | None = 
         events(spark, IoTConfig.preset("tiny")).groupBy("event_type").count().show()
     """
     rnd = Randomness(config.seed, "events")
-    layout = grid(config).layout
-    n_episode_grid = layout.n_channels * -(-config.reading_ticks // config.anomalies.slot_readings)
+    n_episode_grid = grid(config).episode_cells
     maintenance, n_maintenance_grid = _maintenance_events(spark, config, n_episode_grid + 1)
     registry = cdc if cdc is not None else devices_cdc(spark, config)
     background = _background_events(spark, config, rnd, n_episode_grid + n_maintenance_grid + 1, registry)
     u_ack, u_resolved = hash_fields(rnd.hash("handling", "event_id"), 26, 26)
     ev = config.events
     source = episodes if episodes is not None else anomaly_episodes(spark, config)
-    return (_episode_events(source, rnd).unionByName(maintenance).unionByName(background)
-            .selectExpr("*", f"{u_ack} < {dbl(ev.acknowledged_rate)} AS acknowledged",
-                        f"{u_resolved} < {dbl(ev.resolved_rate)} AS resolved_if_acknowledged")
+    return (_episode_events(source, rnd).unionByName(maintenance.selectExpr("*", "false AS fixed"))
+            .unionByName(background.selectExpr("*", "false AS fixed"))
+            .selectExpr("*", f"fixed OR {u_ack} < {dbl(ev.acknowledged_rate)} AS acknowledged",
+                        f"fixed OR {u_resolved} < {dbl(ev.resolved_rate)} AS resolved_if_acknowledged")
             .selectExpr("*", "acknowledged AND resolved_if_acknowledged AS resolved")
             .select(*EVENT_COLUMNS))
 
 
-def alerts(spark: SparkSession, config: IoTConfig, events_df: DataFrame | None = None) -> DataFrame:
+def alerts(spark: SparkSession, config: IoTConfig, events_df: DataFrame | None = None,
+           episodes: DataFrame | None = None) -> DataFrame:
     """The ``alerts`` table: one alert per Critical or Warning event (``alert_id`` = ``event_id``).
 
     Raised 5 seconds to 2 minutes after the event; ``status`` follows the event (closed when it is
-    resolved, acknowledged, or open); ``closed_at`` only when closed, 5 minutes to a day later.
+    resolved, acknowledged, or open); ``closed_at`` only when closed, 5 minutes to a day later;
+    a drift's alert closes when the calibration that ends it lands (its label's ``end_ts``).
 
     Args:
         spark: the session.
         config: the dataset config.
         events_df: the events to raise alerts from (default: :func:`events` of the config).
+        episodes: the anomaly episodes or labels, if at hand (default: computed when needed).
 
     Example:
         alerts(spark, IoTConfig.preset("tiny")).where("status = 'open'").count()
@@ -277,13 +287,15 @@ def alerts(spark: SparkSession, config: IoTConfig, events_df: DataFrame | None =
     source = events_df if events_df is not None else events(spark, config)
     rule = "CASE event_type " + " ".join(f"WHEN {sql_str(e)} THEN {sql_str(r)}" for e, r in RULES.items()) + " END"
     close_us = f"cast(exp({dbl(math.log(300e6))} + {u_close} * {dbl(math.log(86400 / 300))}) as long)"
-    return (source.where("severity IN ('Critical', 'Warning')")
+    labels = episodes if episodes is not None else anomaly_episodes(spark, config)
+    fixes = labels.where("anomaly_type = 'drift'").selectExpr("anomaly_id AS event_id", "end_ts AS fixed_at")
+    return (source.where("severity IN ('Critical', 'Warning')").join(fixes, "event_id", "left")
             .selectExpr("event_id AS alert_id", "event_id", "device_id",
                         f"timestamp_micros(unix_micros(timestamp) + 5000000L + cast({u_delay} * 115000000D as long))"
                         " AS raised_at",
                         f"{rule} AS rule_name", "lower(severity) AS alert_level",
                         "CASE WHEN resolved THEN 'closed' WHEN acknowledged THEN 'acknowledged' ELSE 'open' END"
-                        " AS status")
-            .selectExpr("*", f"IF(status = 'closed', timestamp_micros(unix_micros(raised_at) + {close_us}), NULL)"
-                             " AS closed_at")
+                        " AS status", "fixed_at")
+            .selectExpr("*", f"IF(status = 'closed', coalesce(greatest(fixed_at, raised_at),"
+                             f" timestamp_micros(unix_micros(raised_at) + {close_us})), NULL) AS closed_at")
             .select(*ALERT_COLUMNS))

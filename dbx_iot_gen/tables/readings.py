@@ -67,6 +67,8 @@ _WANDER_RATES = ((1 / 108000, 1 / 21600), (1 / 604800, 1 / 172800))
 # their amplitudes: far below each metric's noise.
 CYCLES_TOLERANCE = 1e-3
 
+# a device back from an outage sends its backlog this long after its link is back (microseconds)
+RECONNECT_US = 5_000_000
 # the weather weights of a profile (fields of _Profile)
 _WEATHER_WEIGHTS = ("outdoor_temp", "outdoor_rh", "outdoor_pressure", "degree_hours")
 _PER_METHOD = 8
@@ -109,7 +111,8 @@ class _Profile:
     period_hi: float = 3600.0
     window: float = 0.0
     run: float = 0.0
-    typical: float = 1.0  # mean load (a stuck sensor's level)
+    typical: float = 1.0  # mean load (a stuck sensor's level, realtime)
+    spike_down: float = 0.0  # share of spikes that go down (a glitch that reads low)
 
 
 # a machine's duty stays within these; its building's heating or cooling need weighs 40 % when
@@ -150,27 +153,30 @@ def profile_parameters(config: IoTConfig) -> tuple[list[_Profile], list[float]]:
     by_metric = {
         # outdoor sensors: the facility's weather, each with its calibration offset, its own spot
         # (sun, shade, wind: a small slow wander) and a little noise
-        ("Temperature Sensor", "temperature"): _Profile(0, 1.0, 0.3, 1.0, 0.1 * n, 4.0, outdoor_temp=1),
-        ("Humidity Sensor", "humidity"): _Profile(0, 2, 1.0, 2.0, 0.5 * n, 8.0, outdoor_rh=1),
-        ("Pressure Sensor", "pressure"): _Profile(0, 1.0, 0.15, 1.0, 0.1 * n, 6.0, outdoor_pressure=1),
+        ("Temperature Sensor", "temperature"): _Profile(0, 1.0, 0.3, 1.0, 0.1 * n, 4.0, outdoor_temp=1,
+                                                                 spike_down=0.4),
+        ("Humidity Sensor", "humidity"): _Profile(0, 2, 1.0, 2.0, 0.5 * n, 8.0, outdoor_rh=1, spike_down=0.3),
+        ("Pressure Sensor", "pressure"): _Profile(0, 1.0, 0.15, 1.0, 0.1 * n, 6.0, outdoor_pressure=1,
+                                                           spike_down=0.5),
         # a machine's vibration (mm/s RMS), running or at rest: it runs jobs of 20-90 minutes,
         # mostly in business hours, and spins up over the 2 minutes a reading measures
         ("Motion Detector", "vibration"): _Profile(4.0, 3.0, 0.03, 0.05, 0.05 * n, 1.0, night=1.0, duty_amp=0.95,
                                                    duty0=0.05, duty_occ=0.7, period_lo=1800, period_hi=7200,
-                                                   window=120, run=0.8),
+                                                   window=120, run=0.8, spike_down=0.1),
         # a building's power (kW): its base load, its occupancy (a morning ramp, a lunch dip, an
         # evening decline, quieter weekends) on its own hours, heating or cooling as the
         # outdoors departs from 18 C
         ("Smart Meter", "power"): _Profile(80, 60, 10.0, 2.0, 1.5 * n, 15.0, degree_hours=0.6, night=0.4,
-                                           night_spread=0.3, shift=1.5),
+                                           night_spread=0.3, shift=1.5, spike_down=0.2),
         # a room at its setpoint (21 C), the outdoors leaking in by 8 %
-        ("HVAC Controller", "temperature"): _Profile(19.32, 2, 0.3, 0.5, 0.1 * n, 1.5, outdoor_temp=0.08),
+        ("HVAC Controller", "temperature"): _Profile(19.32, 2, 0.3, 0.5, 0.1 * n, 1.5, outdoor_temp=0.08,
+                                                                   spike_down=0.4),
         # its fan by the building's hours (from three hours before they start), its compressor
         # cycling every 10-30 minutes, longer as the outdoors departs from 18 C: a reading is the
         # interval's average power
         ("HVAC Controller", "power"): _Profile(12.5, 15, 0.2, 0.5, 0.05 * n, 6.0, night=0.3, shift=1.0,
                                                duty_amp=0.85, duty0=0.05, duty_occ=0.2, duty_dh=0.025,
-                                               period_lo=600, period_hi=1800),
+                                               period_lo=600, period_hi=1800, spike_down=0.15),
     }
     start, end = pat.business_hours_start, pat.business_hours_end
 
@@ -302,7 +308,8 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
             + f" ELSE {structs[-1]} END)")
     # few hashes a row: five uniforms from the row's hash, six 10-bit ones from the channel's, four
     # 16-bit ones from the episode slot's
-    u_jitter, u_noise, u_quality, u_ingest, u_issue = hash_fields("row_h", 12, 12, 8, 16, 16)
+    # (the second, the noise's, is read from v_h: below)
+    u_jitter, _, u_quality, u_ingest, u_issue = hash_fields("row_h", 12, 12, 8, 16, 16)
     c_base, c_phase1, c_phase2, c_drift, c_period1, c_period2 = (split_uniform("channel_h", i, 10) for i in range(6))
     e_size = split_uniform("ep_h", 3, 16)  # the episode's fault size (its kind, length, start: the 0th to 2nd)
 
@@ -323,8 +330,31 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.block("life_until_us", "long", until_us)
     # a block's first tick (without jitter) and how long its rows last, in seconds
     t0 = f"({start_s}L + slot * {config.reading_cadence_seconds * slot}L)"
-    span_s = config.reading_cadence_seconds * slot + math.ceil(config.reading_jitter_seconds) + 1
+    span_s = config.reading_block_seconds
     reg_terms, inside = _add_registry_columns(b, life, t0, span_s, realtime=realtime)
+    # The device's connectivity outages (its late readings): its time is cut into slots of
+    # outage_slot seconds from the data's start, each holding one outage at most (inside it). A
+    # block no longer than a slot meets two slots at most, computed once for the block; else
+    # (readings hours apart) each row computes its own slot's.
+    outage_slot, outage_chance = quality.outages()
+    outage_slot = outage_slot if outage_chance > 0 else 0
+    outage_rows = realtime or span_s > outage_slot
+
+    def outage(j: str, h: str) -> tuple[str, str]:  # its start and end (microseconds; 0 and 0: none)
+        lo, hi = quality.late_seconds
+        u_has, u_length, u_at = (split_uniform(h, i, 16) for i in range(3))
+        length = f"({dbl(lo)} * exp({u_length} * {dbl(math.log(hi / lo))}))"
+        begin = (f"(({start_s}L + {j} * {outage_slot}L) * 1000000L"
+                 f" + cast({u_at} * ({outage_slot}D - {length}) * 1000000D as long))")
+        has = f"{u_has} < {dbl(outage_chance)}"
+        return f"IF({has}, {begin}, 0L)", f"IF({has}, {begin} + cast({length} * 1000000D as long), 0L)"
+
+    outage_terms = {}
+    if outage_slot and not outage_rows:
+        for i in (1, 2):
+            j = f"(slot * {config.reading_cadence_seconds * slot}L div {outage_slot}L + {i - 1}L)"
+            b.block(f"out_h{i}", "long", rnd.hash("outage", "device_id", j), alias=False)
+            outage_terms[f"o{i}s"], outage_terms[f"o{i}e"] = outage(j, f"out_h{i}")
     # the facility's weather: one process per city, shared by every sensor there
     pat = config.patterns
     climate_args = (pat.temperature_daily_amplitude, pat.temperature_seasonal_amplitude)
@@ -334,11 +364,16 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     c = "coef"
     # size of the episode's fault in the metric's unit: a spike's height, a drift's final offset
     size = f"{c}.sigma * (0.75D + 0.5D * {e_size})"
+    d_size, d_sign = hash_fields("dr_h", 16, 16, 16, 8, 8)[3:]
     drift_rate = f"{c}.drift * {dbl(pat.drift_per_day)} * ({c_drift} * 2D - 0.5D)"  # per day of age
     terms = {
         "level": f"{c}.base + {c}.spread * ({c_base} - 0.5D)",
-        "fault": f"{size} * IF(ep_kind = {ANOMALY_CODES['spike']}, {dbl(anomalies.spike_magnitude)}, "
-                     f"{dbl(anomalies.drift_magnitude)})",
+        # a spike goes down for a share of the metric's spikes
+        "fault": f"{size} * {dbl(anomalies.spike_magnitude)}"
+                 f" * IF({rnd.uniform('spike_down', 'channel', 'slot')} < {c}.spike_down, -1D, 1D)",
+        # a drift's offset at its end, up or down
+        "drift_fault": f"{c}.sigma * (0.75D + 0.5D * {d_size}) * {dbl(anomalies.drift_magnitude)}"
+                       f" * IF({d_sign} < 0.5D, -1D, 1D)",
         **{f"wander_rate{i}": f"{dbl(lo)} + {dbl(hi - lo)} * {u_period}"
            for i, ((lo, hi), u_period) in enumerate(zip(_WANDER_RATES, (c_period1, c_period2)), start=1)},
         "noise_amp": f"{c}.noise",
@@ -349,6 +384,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         "night": f"{c}.night + {c}.night_spread * ({rnd.uniform('night', 'device_id')} - 0.5D)",
         "shift_s": f"cast({c}.shift * 3600D * ({rnd.uniform('shift', 'device_id')} * 2D - 1D) as long)",
         **reg_terms,
+        **outage_terms,
     }
     install_days = f"cast({layout.install_days_before_start('device_id', 'device_h')} as double)"
     # a device's radio link (a fifth of the devices have a weak one) and battery (3-6 years, then
@@ -412,7 +448,6 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
             b.block(f"{prefix}{i}", "double", e, alias=False)
         return [f"{prefix}{i}" for i in range(len(exprs))]
 
-    stuck_x = f"cast(greatest(ep_start - 1, 0) * {config.reading_cadence_seconds} as double)"
     b.block("coef", None, coef, alias=False)
     if not realtime:
         # The weather of the block's city at the block's start, middle and end: what moves slowly
@@ -490,11 +525,8 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         coefficients = fit.coefficients(values)
         coefficients[:3] = [f"{c} + {q}" for c, q in zip(coefficients, quadratic_coefficients("wm"))]
         coefficients = block_doubles("poly_c", coefficients)
-        # a stuck sensor repeats the reading before its episode
-        stuck = f"k.level * k.typical + {fit.evaluate(coefficients, stuck_x)}"
         fields = ", ".join(f"'c{i}', {c}" for i, c in enumerate(coefficients))
-        b.block("poly", None, f"named_struct({fields}, 'stuck_value', {stuck})")
-    b.tmp("ep_offset", "double", "k.fault")
+        b.block("poly", None, f"named_struct({fields})")
 
     # then for each reading
     b.tmp("tick", "long", "_blk_tick")
@@ -503,7 +535,11 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.col("device_id", "long", "_blk_device_id")
     b.tmp("row_h", "long", rnd.hash("row", "id"))
     b.tmp("ep_pos", "int", f"cast(tick & {slot - 1}L as int) - ep_start")
-    b.tmp("ep_active", "int", "IF(ep_pos >= 0 AND ep_pos < ep_len, ep_kind, 0)")
+    # a drift takes over a channel: no other episode shows meanwhile
+    b.tmp("dr_pos", "long", "tick - dr_first")
+    b.tmp("ep_active", "int", f"IF(dr_first >= 0L AND dr_pos >= 0L AND dr_pos < dr_len, {ANOMALY_CODES['drift']},"
+                              f" IF(ep_pos >= 0 AND ep_pos < ep_len, ep_kind, 0))")
+    b.tmp("ep_offset", "double", f"IF(ep_active = {ANOMALY_CODES['drift']}, k.drift_fault, k.fault)")
 
     b.tmp("t_us", "long", f"unix_micros({SOURCE_TIMESTAMP})" if realtime else
           f"{config.start_micros}L + tick * {cadence_us}L + cast({u_jitter} * {jitter_us}D as long)")
@@ -511,12 +547,35 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     # strings from literal arrays, not from the block: a string read from a row is a new object each time
     b.col("metric_name", "string", f"element_at(array({', '.join(sql_str(m.name) for m in metrics)}), profile + 1)")
     b.tmp("epoch_s", "long", "coalesce(t_us div 1000000L, 0L)")
-    if not realtime:
-        b.tmp("dt", "double", "cast(epoch_s - k.t0 as double)")  # seconds since the block's start
-    if "utc_offset" in terms:
-        b.tmp("local_s", "long", "epoch_s + IF(epoch_s < k.offset_change, k.utc_offset, k.offset_after)")
+    stuck = ANOMALY_CODES["stuck"]
+    if realtime:
+        b.tmp("v_s", "long", "epoch_s")
+        b.tmp("v_h", "long", "row_h")
     else:
-        b.tmp("local_s", "long", f"coalesce({local_time.local_seconds('epoch_s', 'city_idx')}, epoch_s)")
+        # The value's time and hash: the reading's own, but a stuck sensor repeats its last good
+        # value, so a stuck reading computes the value of the reading before its episode (its
+        # tick and id, hence its jitter and noise): the same double, to the last digit.
+        before = "(tick - ep_pos - 1L)"
+        b.tmp("v_h", "long", f"IF(ep_active = {stuck}, {rnd.hash('row', f'{before} * {layout.n_channels}L + channel')},"
+                             f" row_h)")
+        v_jitter = hash_fields("v_h", 12)[0]
+        b.tmp("v_s", "long", f"IF(ep_active = {stuck}, coalesce(({config.start_micros}L + {before} * {cadence_us}L"
+                             f" + cast({v_jitter} * {jitter_us}D as long)) div 1000000L, 0L), epoch_s)")
+        b.tmp("dt", "double", "cast(v_s - k.t0 as double)")  # seconds since the block's start
+
+    def local(epoch: str) -> str:
+        if "utc_offset" in terms:
+            return f"{epoch} + IF({epoch} < k.offset_change, k.utc_offset, k.offset_after)"
+        return f"coalesce({local_time.local_seconds(epoch, 'city_idx')}, {epoch})"
+
+    b.tmp("local_s", "long", local("v_s"))  # the value's local time
+    if outage_slot and outage_rows:
+        b.tmp("o_j", "long", f"cast(floor((epoch_s - {start_s}L) * {dbl(1 / outage_slot)}) as long)")
+        b.tmp("o_h", "long", rnd.hash("outage", "device_id", "o_j"))
+        o_s, o_e = outage("o_j", "o_h")
+        b.tmp("o_s", "long", o_s)
+        b.tmp("o_e", "long", o_e)
+    own_local = "local_s" if realtime else f"IF(ep_active = {stuck}, {local('epoch_s')}, local_s)"
     # the schedule: by the building's local hour of the week (its own hours: shifted), between
     # the table's values at the start of that hour and the next, so loads ramp; maintenance by
     # the facility's local hour
@@ -528,7 +587,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.tmp("occupancy", "double",
           f"{at.format('sched_i')} * (1D - sched_f) + {at.format('IF(sched_i = 167, 0, sched_i + 1)')} * sched_f")
     b.tmp("sched", "double", "k.night + (1D - k.night) * occupancy")
-    b.tmp("in_window", "boolean", in_maintenance_window(config, hour_of_week("local_s")))
+    b.tmp("in_window", "boolean", in_maintenance_window(config, hour_of_week(own_local)))
     _add_registry_status(b, life, inside, realtime=realtime)
     # a device in maintenance (a scheduled window, or the registry's status) measures nothing, so
     # it has no anomaly either
@@ -536,14 +595,25 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.tmp("anomaly", "int", "IF(in_maintenance, 0, ep_active)")
 
     # Data-quality problems: one uniform picks at most one; value problems need a value.
+    # Late arrival: a reading taken while its device was cut off (an outage) waits for it to
+    # reconnect. The others: one uniform picks at most one; value problems need a value.
     q_branches, cumulative = [], 0.0
     for code, issue in enumerate(ISSUE_ORDER, start=1):
-        if quality.rate(issue) > 0:
+        if quality.rate(issue) > 0 and issue != "late_arrival":
             cumulative += quality.rate(issue)
             q_branches.append(f"WHEN {u_issue} < {dbl(cumulative)} THEN {code}")
     issue_raw = f"(CASE {' '.join(q_branches)} ELSE 0 END)" if q_branches else "0"
-    b.tmp("issue", "int", f"IF({issue_raw} <= 2 AND (anomaly > 0 OR in_maintenance), 0, {issue_raw})"
-          if q_branches else "0")
+    other = f"IF({issue_raw} <= 2 AND (anomaly > 0 OR in_maintenance), 0, {issue_raw})" if q_branches else "0"
+    if outage_slot:
+        ends = [(f"k.o{i}s", f"k.o{i}e") for i in (1, 2)] if not outage_rows else [("o_s", "o_e")]
+        for name, pick in (("out_start", 0), ("out_end", 1)):
+            b.tmp(name, "long", "".join(f"IF(t_us >= {lo} AND t_us < {hi}, {(lo, hi)[pick]}, " for lo, hi in ends)
+                  + "0L" + ")" * len(ends))
+        b.tmp("issue", "int", f"IF(out_end > 0L, {ISSUE_CODES['late_arrival']}, {other})")
+    else:
+        b.tmp("out_start", "long", "0L")
+        b.tmp("out_end", "long", "0L")
+        b.tmp("issue", "int", other)
     # the device lifecycle: no reading before the device's CDC insert or after its delete
     # and none while the registry says it is Offline
     b.tmp("registered", "boolean", f"t_us >= life_from_us AND t_us < life_until_us"
@@ -581,23 +651,22 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         b.tmp("age_penalty", "int", f"cast(least(floor(age_days * {dbl(1 / 365)}), 8L) * 2L as int)")
     elif fit is None:
         # each row computes its daily cycle and the wander's sines (block-relative phases)
-        stuck_row_x = stuck_x.replace("ep_start", "_blk_ep_start")
         b.tmp("smooth", "double", f"k.level * load + {cycles('dt')} + {daily('dt', '_blk_wm')}"
                                   f" + {quadratic('dt', '_blk_wm')}")
-        b.tmp("stuck", "double", f"k.level * k.typical + {cycles(stuck_row_x)} + {daily(stuck_row_x, '_blk_wm')}"
-                                 f" + {quadratic(stuck_row_x, '_blk_wm')}")
     else:
         poly = fit.evaluate([f"poly.c{i}" for i in range(len(fit.nodes))], "dt")
         b.tmp("smooth", "double", f"k.level * load + {poly}")
-        b.tmp("stuck", "double", "poly.stuck_value")
     if not realtime:
         b.tmp("age_penalty", "int", "k.years_off")
-    _add_faults_and_labels(b, config, metrics, u_noise, u_quality, u_ingest)
+    v_noise = hash_fields("v_h", 12, 12)[1]  # the value's noise (u_noise, or the reading's a stuck one repeats)
+    _add_faults_and_labels(b, config, metrics, v_noise, u_quality, u_ingest, rnd.uniform("retransmit", "id"),
+                           realtime=realtime)
 
 
 def _add_episode_columns(b: SpecBuilder, anomalies: AnomalyConfig, rnd: Randomness) -> None:
     """The block's anomaly episode: ``ep_kind`` (0: none, else ANOMALY_CODES), ``ep_len`` and
-    ``ep_start`` (readings into the slot)."""
+    ``ep_start`` (readings into the slot); and its drift slot's drift: ``dr_first`` (its first
+    tick; negative: none), ``dr_len`` and ``dr_h`` (its hash: size and sign)."""
     e_kind, e_length, e_start = (split_uniform("ep_h", i, 16) for i in range(3))
     slot = anomalies.slot_readings
     # Anomaly episodes by slot: a channel's ticks are cut into slots of S readings; a slot holds at
@@ -608,14 +677,26 @@ def _add_episode_columns(b: SpecBuilder, anomalies: AnomalyConfig, rnd: Randomne
     spans = [anomalies.lengths(k)[1] - anomalies.lengths(k)[0] + 1 for k in ANOMALY_TYPES]
     branches, cumulative = [], 0.0
     for code, p in enumerate(probs, start=1):
-        if p > 0:
+        if p > 0 and code != ANOMALY_CODES["drift"]:
             cumulative += p
             branches.append(f"WHEN {e_kind} < {dbl(cumulative)} THEN {code}")
     b.block("ep_kind", "int", f"(CASE {' '.join(branches)} ELSE 0 END)" if branches else "0")
     b.block("ep_len", "int", f"element_at(array(0, {', '.join(map(str, lows))}), ep_kind + 1)"
                              f" + cast({e_length} * element_at(array(1D, {', '.join(dbl(s) for s in spans)}),"
                              f" ep_kind + 1) as int)")
-    b.block("ep_start", "int", f"cast({e_start} * ({slot + 1} - ep_len) as int)")
+    # a stuck episode starts at the slot's second reading or later: the reading before it, whose
+    # value the sensor repeats, lies in the same block (computed by the same polynomial)
+    b.block("ep_start", "int", f"IF(ep_kind = {ANOMALY_CODES['stuck']}, 1 + cast({e_start} * ({slot} - ep_len) as int),"
+                               f" cast({e_start} * ({slot + 1} - ep_len) as int))")
+    # Drifts by drift slot (whole slots: a block lies in one), at most one a drift slot, of a
+    # log-uniform length: hours to days.
+    drift_slot = anomalies.drift_slot_readings
+    lo, hi = anomalies.lengths("drift")
+    d_has, d_length, d_start = hash_fields("dr_h", 16, 16, 16)
+    b.block("dr_h", "long", rnd.hash("drift", "channel", f"(slot div {drift_slot // slot}L)"))
+    b.block("dr_len", "int", f"least({hi}, cast({dbl(lo)} * exp({d_length} * {dbl(math.log((hi + 1) / lo))}) as int))")
+    b.block("dr_first", "long", f"IF({d_has} < {dbl(anomalies.drift_probability)}, (slot div {drift_slot // slot}L)"
+                                f" * {drift_slot}L + cast({d_start} * ({drift_slot + 1} - dr_len) as long), -1L)")
 
 
 def _add_registry_columns(b: SpecBuilder, life: Lifecycle, t0: str, span_s: int, *,
@@ -679,7 +760,7 @@ def _add_registry_status(b: SpecBuilder, life: Lifecycle, inside: int, *, realti
 
 
 def _add_faults_and_labels(b: SpecBuilder, config: IoTConfig, metrics: list[Metric], u_noise: str, u_quality: str,
-                           u_ingest: str) -> None:
+                           u_ingest: str, u_retransmit: str, *, realtime: bool) -> None:
     """What goes wrong with a reading, on its true value (``smooth``; ``stuck`` for a stuck
     sensor): the anomaly's fault, noise, data-quality problems; then the output columns that
     label them (quality score, status, anomaly type, quality issue, ingest time)."""
@@ -688,11 +769,12 @@ def _add_faults_and_labels(b: SpecBuilder, config: IoTConfig, metrics: list[Metr
     # IS NOT NULL) down to here and no further; below, the filter would repeat the value's whole
     # expression (over the JVM's 64 KB a method, and computed twice). It also splits the code.
     b.explode("value_barrier", "array(0D)")
-    ramp = (f"IF(anomaly = {ANOMALY_CODES['spike']}, 1D, IF(anomaly = {ANOMALY_CODES['drift']}, "
-            f"(ep_pos + 1) * (1D / ep_len), 0D))")
+    # a spike's height, or a drift's offset, growing to its full size at the drift's last reading
+    fault = (f"IF(anomaly = {ANOMALY_CODES['spike']}, k.fault, IF(anomaly = {ANOMALY_CODES['drift']}, "
+             f"(dr_pos + 1L) * (k.drift_fault / dr_len), 0D))")
     b.tmp("value", "double",
-          f"least(k.high, greatest(k.low, IF(anomaly = {ANOMALY_CODES['stuck']}, stuck, "
-          f"smooth + value_barrier + k.noise_amp * ({u_noise} * 2D - 1D) + k.fault * {ramp})))")
+          "least(k.high, greatest(k.low, " + (f"IF(anomaly = {ANOMALY_CODES['stuck']}, stuck, " if realtime else "(")
+          + f"smooth + value_barrier + k.noise_amp * ({u_noise} * 2D - 1D) + {fault})))")
     factor = dbl(quality.out_of_range_factor)
     malfunction = f"IF(issue = {ISSUE_CODES['out_of_range']}, greatest(value * {factor}, k.high * 2D), value)"
     # null in maintenance, dropouts and missing values: try_divide by 0 gives NULL, and costs far
@@ -714,8 +796,13 @@ def _add_faults_and_labels(b: SpecBuilder, config: IoTConfig, metrics: list[Metr
           f"element_at(array(CAST(NULL AS STRING), {', '.join(map(sql_str, ANOMALY_TYPES))}), anomaly + 1)")
     b.col("quality_issue", "string",
           f"element_at(array(CAST(NULL AS STRING), {', '.join(map(sql_str, ISSUE_ORDER))}), issue + 1)")
-    late_lo, late_hi = quality.late_seconds
-    late_us = f"exp({dbl(math.log(late_lo * 1e6))} + {u_ingest} * {dbl(math.log(late_hi / late_lo))})"
+    # A reading arrives 0.2-3 s after it is taken; one taken in an outage once its device has
+    # reconnected (5 s after the link is back), the backlog in order (a millisecond for each second
+    # it waited); a retransmitted copy some seconds or minutes after its original.
+    rt_lo, rt_hi = quality.retransmit_seconds
+    retransmit = (f"IF(copy = 1, cast(exp({dbl(math.log(rt_lo * 1e6))} + {u_retransmit}"
+                  f" * {dbl(math.log(rt_hi / rt_lo))}) as long), 0L)")
     b.col("ingest_timestamp", "timestamp",
-          f"timestamp_micros(t_us + IF(issue = {ISSUE_CODES['late_arrival']}, cast({late_us} as long), "
-          f"200000L + cast({u_ingest} * 2800000D as long)))")
+          f"timestamp_micros(IF(issue = {ISSUE_CODES['late_arrival']},"
+          f" out_end + {RECONNECT_US}L + (t_us - out_start) div 1000L,"
+          f" t_us + 200000L + cast({u_ingest} * 2800000D as long)) + {retransmit})")
