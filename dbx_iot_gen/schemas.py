@@ -154,7 +154,8 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         ("metric_name", "STRING", "Metric of the episode."),
         ("anomaly_type", "STRING", "spike, dropout, drift or stuck."),
         ("start_ts", "TIMESTAMP", "Timestamp of the episode's first anomalous reading."),
-        ("end_ts", "TIMESTAMP", "Timestamp of its last anomalous reading."),
+        ("end_ts", "TIMESTAMP", "Timestamp of its last anomalous reading; a drift's: when the calibration that "
+                                 "fixes it lands, after its last reading (unless still running at the data's end)."),
         ("magnitude", "DOUBLE", "Size in the metric's unit: a spike's height (negative: a spike down), a "
                                 "drift's final offset, the value a stuck sensor repeats; null for a dropout."),
         ("readings", "INT", "Anomalous readings in the episode (at least 1)."),

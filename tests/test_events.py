@@ -12,6 +12,7 @@ from dbx_iot_gen import alerts, anomaly_labels, devices_cdc, devices_spec, event
 from dbx_iot_gen.catalog import DEVICE_TYPES
 from dbx_iot_gen.config import SEVERITIES
 from dbx_iot_gen.lifecycle import BASE_RELEASES, firmware_releases
+from dbx_iot_gen.tables.anomalies import anomaly_episodes
 from dbx_iot_gen.tables.events import EVENT_TYPES, maintenance_starts
 
 from .conftest import online_all_along, show
@@ -57,9 +58,9 @@ def firmware_offers(background_week):
 @pytest.fixture(scope="module")
 def tiny_tables(spark, tiny):
     readings = readings_spec(spark, tiny).build().dropDuplicates(["reading_id"]).cache()
-    ev = events(spark, tiny).cache()
-    labels = anomaly_labels(spark, tiny).cache()
-    return readings, labels, ev, alerts(spark, tiny, ev, labels).cache()
+    episodes = anomaly_episodes(spark, tiny).cache()
+    ev = events(spark, tiny, episodes).cache()
+    return readings, anomaly_labels(spark, tiny, episodes), ev, alerts(spark, tiny, ev, episodes).cache()
 
 
 def test_event_types_severities_and_handling(tiny_tables, background_week):
@@ -102,17 +103,29 @@ def test_one_event_per_anomaly_episode(tiny_tables):
 
 
 def test_a_drift_s_event_is_resolved_when_its_calibration_lands(tiny_tables):
-    _, labels, ev, al = tiny_tables
+    readings, labels, ev, al = tiny_tables
     drifts = labels.where("anomaly_type = 'drift'").alias("l")
-    joined = (drifts.join(ev.alias("e"), F.col("l.anomaly_id") == F.col("e.event_id"))
+    # a drift whose label ends after its last drifting reading was fixed then
+    last = (drifts.join(readings.alias("r"), (F.col("r.device_id") == F.col("l.device_id"))
+                        & (F.col("r.metric_name") == F.col("l.metric_name"))
+                        & F.col("r.timestamp").between(F.col("l.start_ts"), F.col("l.end_ts"))
+                        & (F.col("r.anomaly_type") == "drift"))
+            .groupBy("l.anomaly_id").agg(F.max("r.timestamp").alias("last_drifting")))
+    joined = (drifts.join(last, "anomaly_id").join(ev.alias("e"), F.col("l.anomaly_id") == F.col("e.event_id"))
               .join(al.alias("a"), "event_id", "left"))
-    # raised once the drift has grown (its second half), closed when the fix lands (the label's end)
-    wrong = joined.where(
-        "e.event_type != 'Calibration Required' or not e.resolved or a.status != 'closed'"
-        " or unix_seconds(e.timestamp) < unix_seconds(l.start_ts)"
+    fixed = joined.where("l.end_ts > last_drifting")
+    # raised once the drift has grown (its second half), closed when the fix lands (or when raised,
+    # if that came later)
+    wrong = fixed.where(
+        "e.event_type != 'Calibration Required' or not e.resolved or a.alert_id is null"
+        " or not (a.status <=> 'closed') or unix_seconds(e.timestamp) < unix_seconds(l.start_ts)"
         " + 0.3 * (unix_seconds(l.end_ts) - unix_seconds(l.start_ts)) or e.timestamp >= l.end_ts"
-        " or a.closed_at != greatest(l.end_ts, a.raised_at)")
-    assert drifts.count() > 0 and wrong.count() == 0, show(wrong)
+        " or not (a.closed_at <=> CASE WHEN l.end_ts >= a.raised_at THEN l.end_ts ELSE a.raised_at END)")
+    assert fixed.count() > 0 and wrong.count() == 0, show(wrong)
+    # other alerts close 5 minutes to a day after they are raised
+    others = al.join(fixed.select("event_id"), "event_id", "left_anti").where("status = 'closed'").selectExpr(
+        "unix_seconds(closed_at) - unix_seconds(raised_at) AS s")
+    assert others.count() > 0 and others.where("s < 300 or s > 86400").count() == 0
 
 
 def test_descriptions_name_the_device_metric_and_value(tiny_tables):

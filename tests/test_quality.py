@@ -113,7 +113,15 @@ def test_late_readings_come_in_bursts_at_reconnect(twins):
     assert disorder.count() == 0, show(disorder)
     # outages of minutes to hours
     spans = runs.selectExpr("(t_last - t_first) / 60e6 AS minutes")
-    assert spans.where("minutes >= 60").count() > 0 and spans.where("minutes < 10").count() > 0
+    assert spans.where("minutes >= 60").count() > 0 and spans.agg(F.percentile_approx("minutes", 0.5)).first()[0] < 180
+    # a device loses its link, not a sensor: its other metric (an HVAC controller's) at the same
+    # tick is late as well, but for readings at an outage's edge (their jitter differs)
+    pairs = (flagged.where("late").alias("a").join(
+        flagged.alias("b"), (F.col("a.device_id") == F.col("b.device_id"))
+        & (F.col("a.metric_name") != F.col("b.metric_name"))
+        & (F.abs(F.unix_seconds("a.timestamp") - F.unix_seconds("b.timestamp")) < 60)))
+    together = pairs.agg(F.avg(F.col("b.late").cast("double")), F.count("*")).first()
+    assert together[1] > 20 and together[0] > 0.9, together
 
 
 def test_problem_rates_follow_the_config(twins):

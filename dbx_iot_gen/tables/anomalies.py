@@ -29,7 +29,9 @@ LABEL_COLUMNS = TABLES["anomaly_labels"].column_names
 
 def anomaly_episodes(spark: SparkSession, config: IoTConfig) -> DataFrame:
     """Every episode with its readings summarised: the labels' columns, plus ``unit``, the first
-    and last reading (id, value) for the events an episode raises.
+    and last reading (id, value) and the reading where a drift is noticed for the events an
+    episode raises, and ``fixed_at``: when a drift's calibration lands (null for other kinds, and
+    for a drift still running at the data's end).
 
     Example:
         anomaly_episodes(spark, IoTConfig.preset("tiny")).count() > 0  # True
@@ -76,9 +78,10 @@ def anomaly_episodes(spark: SparkSession, config: IoTConfig) -> DataFrame:
         *[f"first({c}) AS {c}" for c in ("device_id", "metric_name", "anomaly_type", "unit")],
         "min(timestamp) AS start_ts",
         # a drift ends when a calibration fixes it: after its last tick (3/4 of the cadence, past
-        # any jitter), before the next reading
-        f"IF(first(anomaly) = {drift}, timestamp_micros({config.start_micros}L + (first(ep_last) * 4L + 3L)"
-        f" * {config.reading_cadence_seconds * 250_000}L), max(timestamp)) AS end_ts",
+        # any jitter), before the next reading; one still running at the data's end has no fix
+        f"IF(first(anomaly) = {drift} AND first(ep_last) < {ticks}L, timestamp_micros({config.start_micros}L"
+        f" + (first(ep_last) * 4L + 3L) * {config.reading_cadence_seconds * 250_000}L), NULL) AS fixed_at",
+        "max(timestamp) AS last_ts",
         # the fault's size in the metric's unit: a spike's height, a drift's final offset, the value
         # a stuck sensor repeats; none for a dropout
         f"max(CASE WHEN anomaly = {dropout} THEN NULL WHEN anomaly = {stuck} THEN metric_value"
@@ -91,7 +94,8 @@ def anomaly_episodes(spark: SparkSession, config: IoTConfig) -> DataFrame:
         " AS noticed_reading",
     ]
     # first() is deterministic here: all readings of an episode share device, metric, type and unit
-    return readings.groupBy("anomaly_id").agg(*[F.expr(a) for a in aggregates])
+    return (readings.groupBy("anomaly_id").agg(*[F.expr(a) for a in aggregates])
+            .selectExpr("*", "coalesce(fixed_at, last_ts) AS end_ts").drop("last_ts"))
 
 
 def anomaly_labels(spark: SparkSession, config: IoTConfig, episodes: DataFrame | None = None) -> DataFrame:

@@ -103,14 +103,16 @@ def _episode_events(episodes: DataFrame, rnd: Randomness) -> DataFrame:
         " IF(magnitude < 0D, 'below', 'above'))"
         " WHEN 'dropout' THEN format_string('No %s value from device %d for %d readings from %s UTC',"
         " metric_name, device_id, readings, date_format(start_ts, 'yyyy-MM-dd HH:mm'))"
-        " WHEN 'drift' THEN format_string('%s of device %d drifting off its calibration: %.2f %s off when"
-        " recalibrated at %s UTC, after %d readings', metric_name, device_id, magnitude, unit,"
-        " date_format(end_ts, 'yyyy-MM-dd HH:mm'), readings)"
+        " WHEN 'drift' THEN IF(fixed_at IS NULL, format_string('%s of device %d drifting off its calibration:"
+        " %.2f %s off after %d readings', metric_name, device_id, magnitude, unit, readings),"
+        " format_string('%s of device %d drifting off its calibration: %.2f %s off when recalibrated at %s UTC,"
+        " after %d readings', metric_name, device_id, magnitude, unit, date_format(fixed_at, 'yyyy-MM-dd HH:mm'),"
+        " readings))"
         " ELSE format_string('%s of device %d stuck at %.2f %s for %d readings',"
         " metric_name, device_id, magnitude, unit, readings) END AS description",
         f"{shows}.reading_id AS reading_id",
         # the calibration that ends a drift resolves its event
-        "anomaly_type = 'drift' AS fixed",
+        "fixed_at IS NOT NULL AS fixed",
     )
 
 
@@ -271,13 +273,14 @@ def alerts(spark: SparkSession, config: IoTConfig, events_df: DataFrame | None =
 
     Raised 5 seconds to 2 minutes after the event; ``status`` follows the event (closed when it is
     resolved, acknowledged, or open); ``closed_at`` only when closed, 5 minutes to a day later;
-    a drift's alert closes when the calibration that ends it lands (its label's ``end_ts``).
+    a drift's alert closes when the calibration that ends it lands (its label's ``end_ts``), or
+    when raised if that is later.
 
     Args:
         spark: the session.
         config: the dataset config.
         events_df: the events to raise alerts from (default: :func:`events` of the config).
-        episodes: the anomaly episodes or labels, if at hand (default: computed when needed).
+        episodes: :func:`~dbx_iot_gen.tables.anomalies.anomaly_episodes` of the config, if at hand.
 
     Example:
         alerts(spark, IoTConfig.preset("tiny")).where("status = 'open'").count()
@@ -287,8 +290,8 @@ def alerts(spark: SparkSession, config: IoTConfig, events_df: DataFrame | None =
     source = events_df if events_df is not None else events(spark, config)
     rule = "CASE event_type " + " ".join(f"WHEN {sql_str(e)} THEN {sql_str(r)}" for e, r in RULES.items()) + " END"
     close_us = f"cast(exp({dbl(math.log(300e6))} + {u_close} * {dbl(math.log(86400 / 300))}) as long)"
-    labels = episodes if episodes is not None else anomaly_episodes(spark, config)
-    fixes = labels.where("anomaly_type = 'drift'").selectExpr("anomaly_id AS event_id", "end_ts AS fixed_at")
+    found = episodes if episodes is not None else anomaly_episodes(spark, config)
+    fixes = found.where("fixed_at IS NOT NULL").selectExpr("anomaly_id AS event_id", "fixed_at")
     return (source.where("severity IN ('Critical', 'Warning')").join(fixes, "event_id", "left")
             .selectExpr("event_id AS alert_id", "event_id", "device_id",
                         f"timestamp_micros(unix_micros(timestamp) + 5000000L + cast({u_delay} * 115000000D as long))"
@@ -296,6 +299,6 @@ def alerts(spark: SparkSession, config: IoTConfig, events_df: DataFrame | None =
                         f"{rule} AS rule_name", "lower(severity) AS alert_level",
                         "CASE WHEN resolved THEN 'closed' WHEN acknowledged THEN 'acknowledged' ELSE 'open' END"
                         " AS status", "fixed_at")
-            .selectExpr("*", f"IF(status = 'closed', coalesce(greatest(fixed_at, raised_at),"
-                             f" timestamp_micros(unix_micros(raised_at) + {close_us})), NULL) AS closed_at")
+            .selectExpr("*", f"IF(status != 'closed', NULL, IF(fixed_at IS NULL, timestamp_micros("
+                             f"unix_micros(raised_at) + {close_us}), greatest(fixed_at, raised_at))) AS closed_at")
             .select(*ALERT_COLUMNS))

@@ -570,7 +570,9 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
 
     b.tmp("local_s", "long", local("v_s"))  # the value's local time
     if outage_slot and outage_rows:
-        b.tmp("o_j", "long", f"cast(floor((epoch_s - {start_s}L) * {dbl(1 / outage_slot)}) as long)")
+        # (floor division in whole numbers: the time may lie before the data's start, realtime)
+        since = f"(epoch_s - {start_s}L)"
+        b.tmp("o_j", "long", f"({since} - pmod({since}, {outage_slot}L)) div {outage_slot}L")
         b.tmp("o_h", "long", rnd.hash("outage", "device_id", "o_j"))
         o_s, o_e = outage("o_j", "o_h")
         b.tmp("o_s", "long", o_s)
