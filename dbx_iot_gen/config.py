@@ -158,7 +158,11 @@ class PatternConfig:
 
 ANOMALY_TYPES = ("spike", "dropout", "drift", "stuck")
 _LONGEST_DRIFT = 100_000  # readings
-QUALITY_ISSUES = ("null_value", "duplicate", "out_of_range", "late_arrival")
+QUALITY_ISSUES = ("null_value", "duplicate", "out_of_range", "sentinel_value", "unit_mixup", "clock_reset",
+                  "late_arrival")
+# quality problems that last a run of readings, and the share of an anomaly slot (S readings) their
+# lengths span: a unit mix-up S/4 to S readings, a clock reset 1 to S/4 (uniform)
+_EPISODE_ISSUES = {"unit_mixup": (0.25, 1.0), "clock_reset": (0.0, 0.25)}
 SEVERITIES = ("Critical", "Warning", "Info")
 
 
@@ -280,8 +284,9 @@ class AnomalyConfig:
 class QualityConfig:
     """Data-quality problems of ``sensor_readings``, each labeled in its ``quality_issue`` column.
 
-    A reading has at most one problem. Nulls and out-of-range values only hit readings that have a
-    value (not in maintenance, not in an anomaly episode); duplicates and late arrival hit any.
+    A reading has at most one problem. Nulls, out-of-range, sentinel and mixed-up values only hit
+    readings that have a value (not in maintenance, not in an anomaly episode); a clock reset
+    hides an anomaly (its readings are not in an episode); duplicates and late arrival hit any.
 
     Attributes:
         clean: turn every problem off (a clean dataset, for a silver layer's expected output).
@@ -291,6 +296,19 @@ class QualityConfig:
         out_of_range_rate: share of readings from a malfunction (the seed's 0.5%).
         out_of_range_factor: a malfunction multiplies the value by this (the seed's x10); the
             value is at least twice the top of the metric's range, so it is always out of range.
+        sentinel_rate: share of readings whose sensor sent its error code instead of a value: a
+            1-Wire thermometer (DS18B20) reads 85.0 when it lost power before a conversion and
+            -127.0 when its bus fails; a logger writes -999 for "no reading", a Modbus or I2C read
+            that failed gives the register's 65535 (0xFFFF).
+        unit_mixup_rate: share of readings in the wrong unit (the `unit` column still says the
+            fleet's): a run of a quarter to a whole anomaly slot of one channel's readings, from a
+            replaced or reconfigured sensor, until it is fixed: Fahrenheit in a Celsius fleet, Pa
+            for hPa, W for kW, a fraction for a percentage, in/s for mm/s.
+        clock_reset_rate: share of readings whose timestamp comes from a reset clock: a device
+            that rebooted without its real-time clock (a dead coin cell) starts counting from
+            1970-01-01 or from its firmware's build date, and its timestamps run on from there
+            (all its metrics) until it syncs its time again: 1 reading to a quarter of an
+            anomaly slot. Its readings arrive on time (``ingest_timestamp`` is right).
         late_rate: share of readings that arrive late: a device loses its link now and then
             (a connectivity outage), keeps its readings, and sends them all when it reconnects.
         late_seconds: shortest and longest outage (log-uniform: a long tail); a reading of an
@@ -308,6 +326,9 @@ class QualityConfig:
     duplicate_rate: float = 0.01
     out_of_range_rate: float = 0.005
     out_of_range_factor: float = 10.0
+    sentinel_rate: float = 0.0005
+    unit_mixup_rate: float = 0.001
+    clock_reset_rate: float = 0.0005
     late_rate: float = 0.01
     late_seconds: tuple[float, float] = (120.0, 43_200.0)
     retransmit_seconds: tuple[float, float] = (2.0, 600.0)
@@ -316,6 +337,10 @@ class QualityConfig:
         _check_bool("quality.clean", self.clean)
         for issue in ("null", "duplicate", "out_of_range", "late"):
             _check_range(f"quality.{issue}_rate", getattr(self, f"{issue}_rate"), 0, 0.25)
+        _check_range("quality.sentinel_rate", self.sentinel_rate, 0, 0.25)
+        # at most one run a slot: a unit mix-up's chance is 1.6 times its rate, a clock reset's under 8
+        _check_range("quality.unit_mixup_rate", self.unit_mixup_rate, 0, 0.25)
+        _check_range("quality.clock_reset_rate", self.clock_reset_rate, 0, 0.1)
         _check_range("quality.out_of_range_factor", self.out_of_range_factor, 2, 1000)
         object.__setattr__(self, "late_seconds", _pair("quality.late_seconds", self.late_seconds, 10, 7 * 86400))
         object.__setattr__(self, "retransmit_seconds",
@@ -342,11 +367,24 @@ class QualityConfig:
         slot = math.ceil(hi)
         return slot, self.rate("late_arrival") * slot / mean
 
+    def episode(self, issue: str, slot: int) -> tuple[int, int, float]:
+        """A run-long problem (``unit_mixup``, ``clock_reset``) in slots of ``slot`` readings:
+        its shortest and longest run in readings, and the chance that a slot holds one.
+
+        Example:
+            >>> QualityConfig().episode("unit_mixup", 64)
+            (16, 64, 0.0016)
+        """
+        lo_share, hi_share = _EPISODE_ISSUES[issue]
+        lo, hi = max(1, int(slot * lo_share)), int(slot * hi_share)
+        return lo, hi, self.rate(issue) * slot / ((lo + hi) / 2)
+
     def rate(self, issue: str) -> float:
         """The effective share of readings with an issue of ``QUALITY_ISSUES`` (0 when clean)."""
         if self.clean:
             return 0.0
-        field_name = {"null_value": "null_rate", "late_arrival": "late_rate"}.get(issue, f"{issue}_rate")
+        field_name = {"null_value": "null_rate", "late_arrival": "late_rate",
+                      "sentinel_value": "sentinel_rate"}.get(issue, f"{issue}_rate")
         return float(getattr(self, field_name))
 
 
@@ -538,7 +576,8 @@ class IoTConfig:
         scale: the preset the config came from (informational).
         patterns: amplitudes and windows of the realism patterns.
         anomalies: anomaly episodes (spike, dropout, drift, stuck) and their rates.
-        quality: data-quality problems (nulls, duplicates, out-of-range, late arrival), or clean.
+        quality: data-quality problems (nulls, duplicates, out-of-range, sentinel values, unit
+            mix-ups, clock resets, late arrival), or clean.
         events: background events, severities, acknowledgement of events and alerts.
         cdc: the device lifecycle: change batches of the registry.
         plant: the factory plant profile (``plant_sensors``).
@@ -771,6 +810,8 @@ SCALES: dict[str, dict[str, Any]] = {
         "reading_cadence_seconds": 600, "telemetry_hours": 1.0, "partitions": 2,
         # two days hold few drifts of hours to days: shorter and more of them
         "anomalies": {"drift_rate": 0.01, "drift_readings": [6, 144]},
+        # and few of the rare problems: more of them
+        "quality": {"sentinel_rate": 0.002, "unit_mixup_rate": 0.01, "clock_reset_rate": 0.005},
         "plant": {"n_sensors": 500, "rate_per_second": 50.0, "minutes": 10.0},
         "environment": {"n_sensors": 10},
     },

@@ -130,7 +130,8 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         "sensor_readings", "reading_id", "One reading per device, metric and tick.",
         ("reading_id", "BIGINT", "Reading id, from 1; time rises with it."),
         ("device_id", "BIGINT", "Device that measured (devices.device_id)."),
-        ("timestamp", "TIMESTAMP", "Measurement time, UTC: the tick plus a little jitter."),
+        ("timestamp", "TIMESTAMP", "Measurement time, UTC: the tick plus a little jitter (the device's own "
+                                   "clock: wrong after a clock_reset)."),
         ("metric_name", "STRING", "temperature, humidity, pressure, vibration or power."),
         ("metric_value", "DOUBLE", "Measured value in the metric's unit; null in maintenance, dropouts and "
                                    "missing values; out of range after a malfunction."),
@@ -141,8 +142,9 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
                                     "the registry sends no rows)."),
         ("is_anomaly", "BOOLEAN", "True inside an anomaly episode (see anomaly_labels)."),
         ("anomaly_type", "STRING", "spike, dropout, drift or stuck inside an episode; null outside one."),
-        ("quality_issue", "STRING", "Injected data-quality problem: null_value, out_of_range, duplicate (both "
-                                    "copies) or late_arrival; null for a clean reading."),
+        ("quality_issue", "STRING", "Injected data-quality problem: null_value, out_of_range, sentinel_value, "
+                                    "unit_mixup, clock_reset, duplicate (both copies) or late_arrival; null for "
+                                    "a clean reading."),
         ("ingest_timestamp", "TIMESTAMP", "When the reading arrived, UTC: seconds after timestamp, minutes to "
                                           "hours for a late arrival."),
         kind="spec", builder="dbx_iot_gen.tables.readings:readings_spec", streams=True,

@@ -10,13 +10,13 @@ import shutil
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from dbx_iot_gen import __version__
+from dbx_iot_gen import __version__, readings_spec
 from dbx_iot_gen.cli import main
 from dbx_iot_gen.demo import TABLES_IN_ORDER
 from dbx_iot_gen.output import read_landing
 from dbx_iot_gen.schemas import TABLES
 
-from .conftest import show
+from .conftest import clean, show
 
 
 def test_demo_prints_a_progress_line_per_table(demo):
@@ -95,15 +95,28 @@ def test_manifest_counts_every_problem_as_found_in_the_tables(demo, tiny):
     problems = json.loads((demo.root / "manifest.json").read_text())["problems"]
     readings = demo.delta("sensor_readings")
     distinct = readings.dropDuplicates(["reading_id"])
+    start = f"timestamp'{tiny.start:%Y-%m-%d %H:%M:%S}'"
+    # the true values, to tell a value in the wrong unit (Fahrenheit, Pa, W, a fraction, in/s)
+    truth = readings_spec(demo.spark, clean(tiny)).build().selectExpr("reading_id", "metric_value AS truth")
+    wrong_unit = ("CASE metric_name WHEN 'temperature' THEN truth * 1.8D + 32D WHEN 'humidity' THEN truth * 0.01D"
+                  " WHEN 'pressure' THEN truth * 100D WHEN 'vibration' THEN truth / 25.4D ELSE truth * 1000D END")
+    valued = (distinct.join(truth, "reading_id").join(_ranges(demo.spark), "metric_name")
+              .selectExpr("*", "metric_value IN (85D, -127D, -999D, 65535D) AS sentinel",
+                          f"abs(metric_value - {wrong_unit}) <= 1e-9D * abs(metric_value) AND metric_value != truth"
+                          " AS mixed"))
     expected_quality = {
         "null_value": distinct.where("metric_value is null and device_status = 'Online'").count(),
         "duplicate": readings.count() - distinct.count(),
-        "out_of_range": distinct.join(_ranges(demo.spark), "metric_name")
-        .where("metric_value < low or metric_value > high").count(),
+        "out_of_range": valued.where("(metric_value < low or metric_value > high) and not sentinel and not mixed")
+        .count(),
+        "sentinel_value": valued.where("sentinel").count(),
+        "unit_mixup": valued.where("mixed").count(),
+        # stamped by a clock reset to 1970 or to a firmware's build date, before the data's start
+        "clock_reset": distinct.where(f"timestamp < {start}").count(),
         # first copies more than 4 s after their time (on time: 0.2-3 s; late: 5 s after reconnecting)
         "late_arrival": readings.groupBy("reading_id").agg(F.min(F.unix_micros("ingest_timestamp")).alias("ingest"),
                                                            F.min(F.unix_micros("timestamp")).alias("at"))
-        .where("ingest > at + 4000000").count(),
+        .where(f"ingest > at + 4000000 and at >= unix_micros({start})").count(),
     }
     assert problems["quality"] == expected_quality
     assert all(n > 0 for n in expected_quality.values()), expected_quality

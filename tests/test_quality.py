@@ -32,7 +32,8 @@ def twins(spark, tiny):
             .select("reading_id", "d.quality_issue", "d.device_status", "low", "high",
                     F.col("d.metric_value").alias("value"), F.col("t.metric_value").alias("truth"),
                     "d.device_id", "d.metric_name", "d.timestamp", "d.ingest_timestamp",
-                    (F.unix_micros("d.ingest_timestamp") - F.unix_micros("d.timestamp")).alias("delay_us"))
+                    F.col("t.timestamp").alias("true_ts"),
+                    (F.unix_micros("d.ingest_timestamp") - F.unix_micros("t.timestamp")).alias("delay_us"))
             .cache())
     return config, dirty, truth, both
 
@@ -44,13 +45,37 @@ def test_readings_without_a_problem_are_the_true_readings(twins):
     assert differ.count() == 0, show(differ)
 
 
+# what a sensor sends when it cannot measure: a 1-Wire thermometer 85.0 (power lost before a
+# conversion) or -127.0 (bus error), others a logger's -999 or a failed register read's 65535
+SENTINELS = {"temperature": (85.0, -127.0, -999.0, 65535.0), "humidity": (-999.0, 65535.0),
+             "pressure": (-999.0, 65535.0), "vibration": (-999.0, 65535.0), "power": (-999.0, 65535.0)}
+# a value in the wrong unit: Fahrenheit, a fraction, Pa, in/s, W
+WRONG_UNIT = {"temperature": (1.8, 32.0), "humidity": (0.01, 0.0), "pressure": (100.0, 0.0),
+              "vibration": (1 / 25.4, 0.0), "power": (1000.0, 0.0)}
+
+
+def _by_metric(table, column="metric_name"):
+    """A SQL CASE over the metrics: ``table[metric]`` formatted into SQL."""
+    return "CASE " + " ".join(f"WHEN {column} = '{m}' THEN {v}" for m, v in table.items()) + " END"
+
+
 def test_each_problem_is_what_its_label_says(twins):
     config, _, _, both = twins
     factor = config.quality.out_of_range_factor
     _, longest = config.quality.late_seconds
+    sentinel = _by_metric({m: f"value in ({', '.join(map(str, v))})" for m, v in SENTINELS.items()})
+    converted = _by_metric({m: f"truth * {a} + {b}" for m, (a, b) in WRONG_UNIT.items()})
     checks = {
         "null_value": "value is null and truth is not null and device_status = 'Online'",
         "out_of_range": f"value = greatest(truth * {factor}D, high * 2D) and (value < low or value > high)",
+        "sentinel_value": f"truth is not null and device_status = 'Online' and {sentinel}",
+        "unit_mixup": f"truth is not null and device_status = 'Online' and abs(value - ({converted}))"
+                      " <= 1e-9 * abs(value) + 1e-12 and value != truth",
+        # a reset clock: 1970 or a firmware build date (up to two years before the data), the
+        # value and the arrival true
+        "clock_reset": f"value <=> truth and timestamp < timestamp'{config.start:%Y-%m-%d}'"
+                       f" - interval 30 days and (year(timestamp) = 1970 or timestamp >= timestamp"
+                       f"'{config.start:%Y-%m-%d}' - interval 731 days) and delay_us between 200000 and 3000000",
         # buffered through an outage (at most the longest), sent 5 s after the link is back, the
         # backlog a millisecond a second apart
         "late_arrival": f"delay_us between 5000000 and {longest * 1.001e6 + 5e6} and value <=> truth",
@@ -124,19 +149,74 @@ def test_late_readings_come_in_bursts_at_reconnect(twins):
     assert together[1] > 20 and together[0] > 0.9, together
 
 
+def test_a_reset_clock_runs_on_from_1970_or_the_firmware_date_until_it_syncs(twins):
+    """A device that rebooted without its clock stamps its readings (all its metrics) from its
+    reset: a run of consecutive readings whose timestamps advance as the true ones do."""
+    config, _, _, both = twins
+    reset = (both.where("quality_issue = 'clock_reset'")
+             .withColumn("shift_s", (F.unix_micros("true_ts") - F.unix_micros("timestamp")) / 1e6).cache())
+    jitter = config.reading_jitter_seconds
+    # the clock runs as true time does: one shift from the true time a run, to the microsecond
+    runs = (reset.groupBy("device_id", "shift_s")
+            .agg(F.count("*").alias("n"), F.countDistinct("metric_name").alias("metrics"),
+                 F.min("timestamp").alias("first_stamp"),
+                 F.min(F.unix_seconds("true_ts")).alias("t0"), F.max(F.unix_seconds("true_ts")).alias("t1"))
+            .cache())
+    per_device = runs.groupBy("device_id").count().agg(F.avg("count")).first()[0]
+    assert runs.count() >= 50 and per_device < 1.5, (runs.count(), per_device)
+    # a run is consecutive readings, a quarter of a slot at most
+    slot = config.anomalies.slot_readings
+    cadence = config.reading_cadence_seconds
+    assert runs.where(f"t1 - t0 > {slot // 4 * cadence + 2 * jitter}").count() == 0, show(runs)
+    # the clock restarted seconds before the run's first reading: its first stamp is 8-60 s past
+    # a whole second of 1970 or of the build date (a build time of the day)
+    first = runs.selectExpr("year(first_stamp) = 1970 AS epoch", "unix_seconds(first_stamp) AS s")
+    epoch = first.where("epoch").collect()
+    assert epoch and all(8 <= r["s"] < 60 + jitter + 1 for r in epoch), epoch
+    assert first.where("not epoch").count() > 0, "some reset to their firmware's build date"
+    # every metric of a device that has two (an HVAC controller's) is reset together
+    twice = both.groupBy("device_id").agg(F.countDistinct("metric_name").alias("m")).where("m = 2")
+    pairs = runs.join(twice, "device_id")
+    assert pairs.count() > 0 and pairs.where("metrics != 2").count() == 0, show(pairs)
+
+
+def test_a_mixed_up_unit_lasts_a_run_of_readings(twins):
+    """A sensor replaced or set up in the wrong unit reports in it until it is fixed: runs of a
+    channel's readings, not single readings."""
+    config, _, _, both = twins
+    channel = Window.partitionBy("device_id", "metric_name").orderBy("true_ts")
+    flagged = (both.select("device_id", "metric_name", "true_ts",
+                           F.coalesce(F.col("quality_issue") == "unit_mixup", F.lit(False)).alias("mixed"))
+               .withColumn("prev", F.lag("mixed").over(channel)).where("prev is not null"))
+    base, after = flagged.agg(F.avg(F.col("mixed").cast("double")),
+                              F.avg(F.when(F.col("prev"), F.col("mixed").cast("double")))).first()
+    assert base > 0 and after > 0.8, (base, after)
+    slot = config.anomalies.slot_readings
+    runs = (flagged.withColumn("run", F.sum(F.when(F.col("mixed") & ~F.col("prev"), 1).otherwise(0)).over(channel))
+            .where("mixed").groupBy("device_id", "metric_name", "run").count())
+    assert runs.agg(F.max("count")).first()[0] <= slot
+    assert runs.agg(F.percentile_approx("count", 0.5)).first()[0] >= slot // 8, show(runs)
+
+
 def test_problem_rates_follow_the_config(twins):
     config, _, _, both = twins
     total = both.count()
     shares = {r["quality_issue"]: r["count"] / total for r in both.groupBy("quality_issue").count().collect()}
-    for issue in ("null_value", "duplicate", "out_of_range"):
+    # value problems hit readings with a value (not in maintenance: 9 % of them here)
+    online = both.where("device_status = 'Online'")
+    n_online = online.count()
+    valued = {r["quality_issue"]: r["count"] / n_online for r in online.groupBy("quality_issue").count().collect()}
+    for issue in ("null_value", "duplicate", "out_of_range", "sentinel_value"):
         rate = config.quality.rate(issue)
-        # null and out-of-range spare readings without a value (maintenance): a little under the
-        # rate; all three spare the late readings
-        assert 0.85 * rate < shares[issue] < 1.1 * rate, (issue, shares[issue], rate)
-    # late readings come in outages: about 190 here, of log-uniform lengths (2 minutes to 12
-    # hours: a coefficient of variation of 1.4), so the share's standard deviation is about 12 %
+        # all spare the late readings and the runs of mixed-up units and reset clocks (3 % here)
+        share = shares[issue] if issue == "duplicate" else valued[issue]
+        assert 0.85 * rate < share < 1.1 * rate, (issue, share, rate)
     rate = config.quality.rate("late_arrival")
     assert 0.5 * rate < shares["late_arrival"] < 1.5 * rate, (shares["late_arrival"], rate)
+    # runs of readings: unit mix-ups about 70 here, clock resets about 135 (of devices)
+    for issue in ("unit_mixup", "clock_reset"):
+        rate = config.quality.rate(issue)
+        assert 0.5 * rate < shares[issue] < 1.5 * rate, (issue, shares[issue], rate)
 
 
 def test_clean_switch_turns_every_problem_off(spark, tiny):

@@ -326,7 +326,9 @@ def test_value_cycles_from_block_polynomial_stay_within_tolerance(spark, tiny, w
     # times 1.6 in the driest city) and the 0.6 hPa tide
     amplitude = F.element_at(F.array(*[F.lit(p.wander + 12 * p.outdoor_temp + 0.6 * p.outdoor_pressure)
                                        for p in profiles]), F.col("profile") + 1)
-    factor = F.when(F.col("quality_issue") == "out_of_range", cfg.quality.out_of_range_factor).otherwise(1.0)
+    # (a value in the wrong unit: up to a thousand times the true one)
+    factor = (F.when(F.col("quality_issue") == "out_of_range", cfg.quality.out_of_range_factor)
+              .when(F.col("quality_issue") == "unit_mixup", 1000.0).otherwise(1.0))
     joined = fit.alias("f").join(exact.alias("e"), "id").select(
         "f.profile", "f.quality_issue", (F.col("f.metric_value") - F.col("e.metric_value")).alias("diff"),
         F.col("f.metric_value").isNull().alias("f_null"), F.col("e.metric_value").isNull().alias("e_null"))

@@ -12,7 +12,8 @@ row. While the registry has it in Maintenance, its rows have no value and status
 
 Then what goes wrong, each labeled in the row: maintenance windows (no value, status
 Maintenance), anomaly episodes (spike, dropout, drift, stuck; see :mod:`.anomalies`) and
-data-quality problems (missing values, duplicates, malfunctions out of range, late arrival).
+data-quality problems (missing values, duplicates, malfunctions out of range, sensor error codes,
+values in the wrong unit, timestamps from a reset clock, late arrival).
 """
 
 from __future__ import annotations
@@ -51,12 +52,13 @@ READING_COLUMNS = TABLES["sensor_readings"].column_names
 
 # Codes of the int columns ``anomaly`` and ``issue``; 0 is none. Value problems come first.
 ANOMALY_CODES = {kind: i + 1 for i, kind in enumerate(ANOMALY_TYPES)}
-ISSUE_ORDER = ("null_value", "out_of_range", "duplicate", "late_arrival")
+ISSUE_ORDER = ("null_value", "out_of_range", "sentinel_value", "unit_mixup", "clock_reset", "duplicate", "late_arrival")
+_VALUE_ISSUES = 4  # the first four: problems of a value, so only of a reading with one
 ISSUE_CODES = {issue: i + 1 for i, issue in enumerate(ISSUE_ORDER)}
 
 # Quality points a reading loses for what went wrong with it or its device
-QUALITY_PENALTIES = {"anomaly": 20, "null_value": 10, "out_of_range": 25, "duplicate": 3, "late_arrival": 6,
-                     "battery_low": 8}
+QUALITY_PENALTIES = {"anomaly": 20, "null_value": 10, "out_of_range": 25, "sentinel_value": 25, "unit_mixup": 15,
+                     "clock_reset": 10, "duplicate": 3, "late_arrival": 6, "battery_low": 8}
 # device types with a battery (the others run on mains power)
 BATTERY_TYPES = tuple(t.name for t in DEVICE_TYPES if t.battery_powered)
 
@@ -113,8 +115,16 @@ class _Profile:
     run: float = 0.0
     typical: float = 1.0  # mean load (a stuck sensor's level, realtime)
     spike_down: float = 0.0  # share of spikes that go down (a glitch that reads low)
+    # the error codes its sensor sends instead of a value (half of the time each)
+    sentinel_a: float = -999.0
+    sentinel_b: float = 65535.0
+    # a value in the wrong unit is value * unit_scale + unit_offset
+    unit_scale: float = 1.0
+    unit_offset: float = 0.0
 
 
+# a thermometer in Fahrenheit (a mixed-up unit)
+_FAHRENHEIT = {"unit_scale": 1.8, "unit_offset": 32.0}
 # a machine's duty stays within these; its building's heating or cooling need weighs 40 % when
 # the building is empty, 100 % when full
 _DUTY_BOUNDS = (0.02, 0.95)
@@ -153,30 +163,35 @@ def profile_parameters(config: IoTConfig) -> tuple[list[_Profile], list[float]]:
     by_metric = {
         # outdoor sensors: the facility's weather, each with its calibration offset, its own spot
         # (sun, shade, wind: a small slow wander) and a little noise
+        # (a 1-Wire DS18B20: 85.0 C after a power loss, -127.0 C when its bus fails; Fahrenheit
+        # when mixed up)
         ("Temperature Sensor", "temperature"): _Profile(0, 1.0, 0.3, 1.0, 0.1 * n, 4.0, outdoor_temp=1,
-                                                                 spike_down=0.4),
-        ("Humidity Sensor", "humidity"): _Profile(0, 2, 1.0, 2.0, 0.5 * n, 8.0, outdoor_rh=1, spike_down=0.3),
+                                                        spike_down=0.4, sentinel_a=85.0, sentinel_b=-127.0,
+                                                        **_FAHRENHEIT),
+        # (a fraction for a percentage; Pa for hPa)
+        ("Humidity Sensor", "humidity"): _Profile(0, 2, 1.0, 2.0, 0.5 * n, 8.0, outdoor_rh=1, spike_down=0.3,
+                                                  unit_scale=0.01),
         ("Pressure Sensor", "pressure"): _Profile(0, 1.0, 0.15, 1.0, 0.1 * n, 6.0, outdoor_pressure=1,
-                                                           spike_down=0.5),
+                                                  spike_down=0.5, unit_scale=100.0),
         # a machine's vibration (mm/s RMS), running or at rest: it runs jobs of 20-90 minutes,
         # mostly in business hours, and spins up over the 2 minutes a reading measures
         ("Motion Detector", "vibration"): _Profile(4.0, 3.0, 0.03, 0.05, 0.05 * n, 1.0, night=1.0, duty_amp=0.95,
                                                    duty0=0.05, duty_occ=0.7, period_lo=1800, period_hi=7200,
-                                                   window=120, run=0.8, spike_down=0.1),
+                                                   window=120, run=0.8, spike_down=0.1, unit_scale=1 / 25.4),
         # a building's power (kW): its base load, its occupancy (a morning ramp, a lunch dip, an
         # evening decline, quieter weekends) on its own hours, heating or cooling as the
         # outdoors departs from 18 C
         ("Smart Meter", "power"): _Profile(80, 60, 10.0, 2.0, 1.5 * n, 15.0, degree_hours=0.6, night=0.4,
-                                           night_spread=0.3, shift=1.5, spike_down=0.2),
+                                           night_spread=0.3, shift=1.5, spike_down=0.2, unit_scale=1000.0),
         # a room at its setpoint (21 C), the outdoors leaking in by 8 %
         ("HVAC Controller", "temperature"): _Profile(19.32, 2, 0.3, 0.5, 0.1 * n, 1.5, outdoor_temp=0.08,
-                                                                   spike_down=0.4),
+                                                     spike_down=0.4, **_FAHRENHEIT),
         # its fan by the building's hours (from three hours before they start), its compressor
         # cycling every 10-30 minutes, longer as the outdoors departs from 18 C: a reading is the
         # interval's average power
         ("HVAC Controller", "power"): _Profile(12.5, 15, 0.2, 0.5, 0.05 * n, 6.0, night=0.3, shift=1.0,
                                                duty_amp=0.85, duty0=0.05, duty_occ=0.2, duty_dh=0.025,
-                                               period_lo=600, period_hi=1800, spike_down=0.15),
+                                               period_lo=600, period_hi=1800, spike_down=0.15, unit_scale=1000.0),
     }
     start, end = pat.business_hours_start, pat.business_hours_end
 
@@ -324,6 +339,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.block("life_rank", "long", life.rank("device_id"))
     b.block("duty_h", "long", rnd.hash("duty", "channel"))
     _add_episode_columns(b, anomalies, rnd)
+    run_terms = _add_quality_runs(b, config, rnd)
     b.block("city_idx", "int", layout.city_of_location(layout.location_of("device_id", "device_h")))
     first_us, until_us = life.registered_span("device_id", "life_rank")
     b.block("life_from_us", "long", first_us)
@@ -385,6 +401,11 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         "shift_s": f"cast({c}.shift * 3600D * ({rnd.uniform('shift', 'device_id')} * 2D - 1D) as long)",
         **reg_terms,
         **outage_terms,
+        **run_terms,
+        "sentinel_a": f"{c}.sentinel_a",
+        "sentinel_b": f"{c}.sentinel_b",
+        "unit_scale": f"{c}.unit_scale",
+        "unit_offset": f"{c}.unit_offset",
     }
     install_days = f"cast({layout.install_days_before_start('device_id', 'device_h')} as double)"
     # a device's radio link (a fifth of the devices have a weak one) and battery (3-6 years, then
@@ -534,7 +555,8 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.col("reading_id", "long", "id + 1L")
     b.col("device_id", "long", "_blk_device_id")
     b.tmp("row_h", "long", rnd.hash("row", "id"))
-    b.tmp("ep_pos", "int", f"cast(tick & {slot - 1}L as int) - ep_start")
+    b.tmp("in_slot", "int", f"cast(tick & {slot - 1}L as int)")  # the reading's place in its slot
+    b.tmp("ep_pos", "int", "in_slot - ep_start")
     # a drift takes over a channel: no other episode shows meanwhile
     b.tmp("dr_pos", "long", "tick - dr_first")
     b.tmp("ep_active", "int", f"IF(dr_first >= 0L AND dr_pos >= 0L AND dr_pos < dr_len, {ANOMALY_CODES['drift']},"
@@ -543,10 +565,35 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
 
     b.tmp("t_us", "long", f"unix_micros({SOURCE_TIMESTAMP})" if realtime else
           f"{config.start_micros}L + tick * {cadence_us}L + cast({u_jitter} * {jitter_us}D as long)")
-    b.col("timestamp", "timestamp", "timestamp_micros(t_us)")
+    b.tmp("epoch_s", "long", "coalesce(t_us div 1000000L, 0L)")
+    # its device's connectivity outage (late arrival): the outage's start and end, 0 if none
+    if outage_slot and outage_rows:
+        # (floor division in whole numbers: the time may lie before the data's start, realtime)
+        since = f"(epoch_s - {start_s}L)"
+        b.tmp("o_j", "long", f"({since} - pmod({since}, {outage_slot}L)) div {outage_slot}L")
+        b.tmp("o_h", "long", rnd.hash("outage", "device_id", "o_j"))
+        o_s, o_e = outage("o_j", "o_h")
+        b.tmp("o_s", "long", o_s)
+        b.tmp("o_e", "long", o_e)
+    if outage_slot:
+        ends = [(f"k.o{i}s", f"k.o{i}e") for i in (1, 2)] if not outage_rows else [("o_s", "o_e")]
+        for name, pick in (("out_start", 0), ("out_end", 1)):
+            b.tmp(name, "long", "".join(f"IF(t_us >= {lo} AND t_us < {hi}, {(lo, hi)[pick]}, " for lo, hi in ends)
+                  + "0L" + ")" * len(ends))
+    else:
+        b.tmp("out_start", "long", "0L")
+        b.tmp("out_end", "long", "0L")
+    # a reset clock (a reading that arrives late was buffered: its time is right) stamps the
+    # reading with its own time: from its reset, as far on as the reading from the run's first
+    clock = "cr_first" in terms
+    if clock:
+        b.tmp("clock", "boolean", "out_end = 0L AND k.cr_first >= 0 AND in_slot >= k.cr_first"
+                                  " AND in_slot < k.cr_first + k.cr_len")
+        stamp = (f"IF(clock, k.cr_base + (in_slot - k.cr_first) * {cadence_us}L"
+                 f" + cast({u_jitter} * {jitter_us}D as long), t_us)")
+    b.col("timestamp", "timestamp", f"timestamp_micros({stamp if clock else 't_us'})")
     # strings from literal arrays, not from the block: a string read from a row is a new object each time
     b.col("metric_name", "string", f"element_at(array({', '.join(sql_str(m.name) for m in metrics)}), profile + 1)")
-    b.tmp("epoch_s", "long", "coalesce(t_us div 1000000L, 0L)")
     stuck = ANOMALY_CODES["stuck"]
     if realtime:
         b.tmp("v_s", "long", "epoch_s")
@@ -555,11 +602,12 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         # The value's time and hash: the reading's own, but a stuck sensor repeats its last good
         # value, so a stuck reading computes the value of the reading before its episode (its
         # tick and id, hence its jitter and noise): the same double, to the last digit.
+        # (a reset clock's run shows no episode: its readings are the true ones)
         before = "(tick - ep_pos - 1L)"
-        b.tmp("v_h", "long", f"IF(ep_active = {stuck}, {rnd.hash('row', f'{before} * {layout.n_channels}L + channel')},"
-                             f" row_h)")
+        b.tmp("stuck_now", "boolean", f"ep_active = {stuck}" + (" AND NOT clock" if clock else ""))
+        b.tmp("v_h", "long", f"IF(stuck_now, {rnd.hash('row', f'{before} * {layout.n_channels}L + channel')}, row_h)")
         v_jitter = hash_fields("v_h", 12)[0]
-        b.tmp("v_s", "long", f"IF(ep_active = {stuck}, coalesce(({config.start_micros}L + {before} * {cadence_us}L"
+        b.tmp("v_s", "long", f"IF(stuck_now, coalesce(({config.start_micros}L + {before} * {cadence_us}L"
                              f" + cast({v_jitter} * {jitter_us}D as long)) div 1000000L, 0L), epoch_s)")
         b.tmp("dt", "double", "cast(v_s - k.t0 as double)")  # seconds since the block's start
 
@@ -569,15 +617,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         return f"coalesce({local_time.local_seconds(epoch, 'city_idx')}, {epoch})"
 
     b.tmp("local_s", "long", local("v_s"))  # the value's local time
-    if outage_slot and outage_rows:
-        # (floor division in whole numbers: the time may lie before the data's start, realtime)
-        since = f"(epoch_s - {start_s}L)"
-        b.tmp("o_j", "long", f"({since} - pmod({since}, {outage_slot}L)) div {outage_slot}L")
-        b.tmp("o_h", "long", rnd.hash("outage", "device_id", "o_j"))
-        o_s, o_e = outage("o_j", "o_h")
-        b.tmp("o_s", "long", o_s)
-        b.tmp("o_e", "long", o_e)
-    own_local = "local_s" if realtime else f"IF(ep_active = {stuck}, {local('epoch_s')}, local_s)"
+    own_local = "local_s" if realtime else f"IF(stuck_now, {local('epoch_s')}, local_s)"
     # the schedule: by the building's local hour of the week (its own hours: shifted), between
     # the table's values at the start of that hour and the next, so loads ramp; maintenance by
     # the facility's local hour
@@ -592,30 +632,31 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.tmp("in_window", "boolean", in_maintenance_window(config, hour_of_week(own_local)))
     _add_registry_status(b, life, inside, realtime=realtime)
     # a device in maintenance (a scheduled window, or the registry's status) measures nothing, so
-    # it has no anomaly either
+    # it has no anomaly either (nor in a clock reset's run: an episode's labels tell its time)
     b.tmp("in_maintenance", "boolean", f"in_window OR registry = {STATUS_CODES['Maintenance']}")
-    b.tmp("anomaly", "int", "IF(in_maintenance, 0, ep_active)")
+    b.tmp("anomaly", "int", f"IF(in_maintenance{' OR clock' if clock else ''}, 0, ep_active)")
 
-    # Data-quality problems: one uniform picks at most one; value problems need a value.
-    # Late arrival: a reading taken while its device was cut off (an outage) waits for it to
-    # reconnect. The others: one uniform picks at most one; value problems need a value.
-    q_branches, cumulative = [], 0.0
+    # Data-quality problems, one at most: a reading taken while its device was cut off (an
+    # outage) waits for it to reconnect (late arrival); a reset clock and a mixed-up unit last a
+    # run of readings; of the others, one uniform picks one at most. Value problems need a value.
+    q_branches, cumulative, sentinel = [], 0.0, "k.sentinel_a"
     for code, issue in enumerate(ISSUE_ORDER, start=1):
-        if quality.rate(issue) > 0 and issue != "late_arrival":
-            cumulative += quality.rate(issue)
+        rate = quality.rate(issue)
+        if rate > 0 and issue not in ("late_arrival", "unit_mixup", "clock_reset"):
+            if issue == "sentinel_value":  # its two error codes, half of the time each
+                sentinel = f"IF({u_issue} < {dbl(cumulative + rate / 2)}, k.sentinel_a, k.sentinel_b)"
+            cumulative += rate
             q_branches.append(f"WHEN {u_issue} < {dbl(cumulative)} THEN {code}")
-    issue_raw = f"(CASE {' '.join(q_branches)} ELSE 0 END)" if q_branches else "0"
-    other = f"IF({issue_raw} <= 2 AND (anomaly > 0 OR in_maintenance), 0, {issue_raw})" if q_branches else "0"
-    if outage_slot:
-        ends = [(f"k.o{i}s", f"k.o{i}e") for i in (1, 2)] if not outage_rows else [("o_s", "o_e")]
-        for name, pick in (("out_start", 0), ("out_end", 1)):
-            b.tmp(name, "long", "".join(f"IF(t_us >= {lo} AND t_us < {hi}, {(lo, hi)[pick]}, " for lo, hi in ends)
-                  + "0L" + ")" * len(ends))
-        b.tmp("issue", "int", f"IF(out_end > 0L, {ISSUE_CODES['late_arrival']}, {other})")
-    else:
-        b.tmp("out_start", "long", "0L")
-        b.tmp("out_end", "long", "0L")
-        b.tmp("issue", "int", other)
+    issue = f"(CASE {' '.join(q_branches)} ELSE 0 END)" if q_branches else "0"
+    if "mx_first" in terms:
+        issue = (f"IF(k.mx_first >= 0 AND in_slot >= k.mx_first AND in_slot < k.mx_first + k.mx_len,"
+                 f" {ISSUE_CODES['unit_mixup']}, {issue})")
+    if issue != "0":
+        b.tmp("issue_pick", "int", issue)
+        issue = f"IF(issue_pick <= {_VALUE_ISSUES} AND (anomaly > 0 OR in_maintenance), 0, issue_pick)"
+    if clock:
+        issue = f"IF(clock, {ISSUE_CODES['clock_reset']}, {issue})"
+    b.tmp("issue", "int", f"IF(out_end > 0L, {ISSUE_CODES['late_arrival']}, {issue})" if outage_slot else issue)
     # the device lifecycle: no reading before the device's CDC insert or after its delete
     # and none while the registry says it is Offline
     b.tmp("registered", "boolean", f"t_us >= life_from_us AND t_us < life_until_us"
@@ -662,7 +703,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         b.tmp("age_penalty", "int", "k.years_off")
     v_noise = hash_fields("v_h", 12, 12)[1]  # the value's noise (u_noise, or the reading's a stuck one repeats)
     _add_faults_and_labels(b, config, metrics, v_noise, u_quality, u_ingest, rnd.uniform("retransmit", "id"),
-                           realtime=realtime)
+                           sentinel, realtime=realtime)
 
 
 def _add_episode_columns(b: SpecBuilder, anomalies: AnomalyConfig, rnd: Randomness) -> None:
@@ -699,6 +740,37 @@ def _add_episode_columns(b: SpecBuilder, anomalies: AnomalyConfig, rnd: Randomne
     b.block("dr_len", "int", f"least({hi}, cast({dbl(lo)} * exp({d_length} * {dbl(math.log((hi + 1) / lo))}) as int))")
     b.block("dr_first", "long", f"IF({d_has} < {dbl(anomalies.drift_probability)}, (slot div {drift_slot // slot}L)"
                                 f" * {drift_slot}L + cast({d_start} * ({drift_slot + 1} - dr_len) as long), -1L)")
+
+
+def _add_quality_runs(b: SpecBuilder, config: IoTConfig, rnd: Randomness) -> dict[str, str]:
+    """The quality problems that last a run of readings, by anomaly slot (at most one of each a
+    slot); returns the fields of the block's struct ``k`` that tell a row whether it is in one
+    (``*_first``: its first reading in the slot, negative: none; ``*_len``: its readings):
+
+    * a unit mix-up (``mx_*``), of one channel;
+    * a clock reset (``cr_*``), of a device (all its channels: one clock): the device rebooted
+      ``cr_up`` microseconds before the run's first reading with its clock at 1970-01-01 or at its
+      firmware's build date (30 days to two years before the data's start, a second of the day);
+      its timestamps count on from there (``cr_base``: the first reading's, without jitter).
+    """
+    slot, quality, terms = config.anomalies.slot_readings, config.quality, {}
+    for issue, prefix, owner in (("unit_mixup", "mx", "channel"), ("clock_reset", "cr", "device_id")):
+        lo, hi, chance = quality.episode(issue, slot)
+        if chance <= 0:
+            continue
+        u_has, u_len, u_start, u_base, u_up = hash_fields(f"{prefix}_h", 16, 16, 16, 8, 8)
+        b.block(f"{prefix}_h", "long", rnd.hash(issue, owner, "slot"), alias=False)
+        b.block(f"{prefix}_len", "int", f"{lo} + cast({u_len} * {hi - lo + 1}D as int)", alias=False)
+        terms[f"{prefix}_first"] = (f"IF({u_has} < {dbl(chance)}, cast({u_start} * ({slot + 1} - {prefix}_len)"
+                                    " as int), -1)")
+        terms[f"{prefix}_len"] = f"{prefix}_len"
+        if issue == "clock_reset":
+            start_s = int(config.start.timestamp())
+            build_s = (f"({start_s}L - 2592000L - cast({rnd.uniform('firmware_build', 'device_id')}"
+                       f" * 60480000D as long))")
+            up_us = f"(8000000L + cast({u_up} * 52000000D as long))"
+            terms["cr_base"] = f"IF({u_base} < 0.5D, 0L, {build_s} * 1000000L) + {up_us}"
+    return terms
 
 
 def _add_registry_columns(b: SpecBuilder, life: Lifecycle, t0: str, span_s: int, *,
@@ -762,10 +834,11 @@ def _add_registry_status(b: SpecBuilder, life: Lifecycle, inside: int, *, realti
 
 
 def _add_faults_and_labels(b: SpecBuilder, config: IoTConfig, metrics: list[Metric], u_noise: str, u_quality: str,
-                           u_ingest: str, u_retransmit: str, *, realtime: bool) -> None:
+                           u_ingest: str, u_retransmit: str, sentinel: str, *, realtime: bool) -> None:
     """What goes wrong with a reading, on its true value (``smooth``; ``stuck`` for a stuck
-    sensor): the anomaly's fault, noise, data-quality problems; then the output columns that
-    label them (quality score, status, anomaly type, quality issue, ingest time)."""
+    sensor): the anomaly's fault, noise, data-quality problems (``sentinel``: the error code a
+    sentinel value sends); then the output columns that label them (quality score, status,
+    anomaly type, quality issue, ingest time)."""
     quality = config.quality
     # A one-row Generate that the value reads: the optimizer pushes a filter on it (metric_value
     # IS NOT NULL) down to here and no further; below, the filter would repeat the value's whole
@@ -778,7 +851,10 @@ def _add_faults_and_labels(b: SpecBuilder, config: IoTConfig, metrics: list[Metr
           "least(k.high, greatest(k.low, " + (f"IF(anomaly = {ANOMALY_CODES['stuck']}, stuck, " if realtime else "(")
           + f"smooth + value_barrier + k.noise_amp * ({u_noise} * 2D - 1D) + {fault})))")
     factor = dbl(quality.out_of_range_factor)
-    malfunction = f"IF(issue = {ISSUE_CODES['out_of_range']}, greatest(value * {factor}, k.high * 2D), value)"
+    # a malfunction's value far out of range, a sensor's error code, a value in the wrong unit
+    malfunction = (f"CASE issue WHEN {ISSUE_CODES['out_of_range']} THEN greatest(value * {factor}, k.high * 2D)"
+                   f" WHEN {ISSUE_CODES['sentinel_value']} THEN {sentinel}"
+                   f" WHEN {ISSUE_CODES['unit_mixup']} THEN value * k.unit_scale + k.unit_offset ELSE value END")
     # null in maintenance, dropouts and missing values: try_divide by 0 gives NULL, and costs far
     # less code than IF(..., NULL, ...)
     b.col("metric_value", "double",
