@@ -5,8 +5,9 @@ In one process, for N rows (default 10 million), it times
   (a0) the same, clean: no anomalies, no data-quality problems (what they cost),
   (b) the same schema as plain hash expressions on ``spark.range`` (the baseline),
   (c) the seed's readings spec (001_ee5f8fcb3a0763fd.txt) as written,
-once with a no-op sink and once writing Delta, and prints rows per second (medians) and a/b, a0/b
-and a/c (medians of each round's ratio).
+  (t) the library's ``telemetry`` (GPS vehicles driving their rounds), about N rows,
+once with a no-op sink and once writing Delta, and prints rows per second (medians) and a/b, a0/b,
+a/c and t/a (medians of each round's ratio).
 
 Each case first runs ``--warmup`` times untimed: the JVM compiles the generated code, then
 recompiles it as rare branches (an anomaly, a late reading, a block at the table's end) are first
@@ -39,6 +40,7 @@ from dbx_iot_gen import IoTConfig, readings_spec
 from dbx_iot_gen.config import ANOMALY_TYPES
 from dbx_iot_gen.fleet import FleetLayout
 from dbx_iot_gen.spark import get_spark
+from dbx_iot_gen.tables import telemetry_spec
 
 
 def library_readings(spark: SparkSession, rows: int, partitions: int, **overrides: object) -> DataFrame:
@@ -48,6 +50,13 @@ def library_readings(spark: SparkSession, rows: int, partitions: int, **override
     seconds = max(1, rows // per_tick) * cfg.reading_cadence_seconds
     cfg = cfg.replace(end=cfg.start + timedelta(seconds=seconds))
     return readings_spec(spark, cfg).build()
+
+
+def library_telemetry(spark: SparkSession, rows: int, partitions: int) -> DataFrame:
+    """(t) the library's telemetry: the medium fleet's vehicles for about ``rows`` rows."""
+    cfg = IoTConfig.preset("medium", partitions=partitions)
+    ticks = max(1, rows // max(1, FleetLayout(cfg).n_vehicles))
+    return telemetry_spec(spark, cfg.replace(telemetry_hours=ticks * cfg.telemetry_cadence_seconds / 3600)).build()
 
 
 def baseline_readings(spark: SparkSession, rows: int, partitions: int) -> DataFrame:
@@ -126,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         "a library": lambda: library_readings(spark, args.rows, args.partitions),
         "a0 clean": lambda: library_readings(spark, args.rows, args.partitions, **clean),
         "b baseline": lambda: baseline_readings(spark, args.rows, args.partitions),
+        "t telemetry": lambda: library_telemetry(spark, args.rows, args.partitions),
     }
     if not args.skip_seed:
         cases["c seed"] = lambda: seed_readings(spark, args.rows, args.partitions)
@@ -153,22 +163,24 @@ def main(argv: list[str] | None = None) -> None:
                     rates.setdefault((sink, name), []).append(counts[name] / _seconds(write))
             for name in cases:
                 rate = statistics.median(rates[(sink, name)])
-                print(f"{sink:5s}  {name:10s}  {counts[name]:>11,d} rows  {counts[name] / rate:7.2f} s (median)  "
+                print(f"{sink:5s}  {name:11s}  {counts[name]:>11,d} rows  {counts[name] / rate:7.2f} s (median)  "
                       f"{rate / 1e6:6.2f} M rows/s", flush=True)
 
     def ratio(sink: str, x: str, y: str) -> float:  # median of the rounds' ratios
         return statistics.median(p / q for p, q in zip(rates[(sink, x)], rates[(sink, y)], strict=True))
 
     print()
-    print("| sink | a library (M rows/s) | a0 clean | b baseline | c seed | a/b | a0/b | a/c |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| sink | a library (M rows/s) | a0 clean | b baseline | c seed | t telemetry | a/b | a0/b | a/c | t/a |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for sink in sinks:
         a, a0, b = (statistics.median(rates[(sink, k)]) for k in ("a library", "a0 clean", "b baseline"))
         seed = (sink, "c seed") in rates
         c_txt = f"{statistics.median(rates[(sink, 'c seed')]) / 1e6:.2f}" if seed else "-"
         ac = f"{ratio(sink, 'a library', 'c seed'):.1f}" if seed else "-"
-        print(f"| {sink} | {a / 1e6:.2f} | {a0 / 1e6:.2f} | {b / 1e6:.2f} | {c_txt} "
-              f"| {ratio(sink, 'a library', 'b baseline'):.2f} | {ratio(sink, 'a0 clean', 'b baseline'):.2f} | {ac} |")
+        t = statistics.median(rates[(sink, "t telemetry")])
+        print(f"| {sink} | {a / 1e6:.2f} | {a0 / 1e6:.2f} | {b / 1e6:.2f} | {c_txt} | {t / 1e6:.2f} "
+              f"| {ratio(sink, 'a library', 'b baseline'):.2f} | {ratio(sink, 'a0 clean', 'b baseline'):.2f} | {ac} "
+              f"| {ratio(sink, 't telemetry', 'a library'):.2f} |")
 
 
 if __name__ == "__main__":

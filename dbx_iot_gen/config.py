@@ -285,8 +285,8 @@ class QualityConfig:
     """Data-quality problems of ``sensor_readings``, each labeled in its ``quality_issue`` column.
 
     A reading has at most one problem. Nulls, out-of-range, sentinel and mixed-up values only hit
-    readings that have a value (not in maintenance, not in an anomaly episode); a clock reset
-    hides an anomaly (its readings are not in an episode); duplicates and late arrival hit any.
+    readings that have a value (not in maintenance, not in an anomaly episode); a clock reset any
+    but those in an anomaly episode; duplicates and late arrival hit any.
 
     Attributes:
         clean: turn every problem off (a clean dataset, for a silver layer's expected output).
@@ -308,7 +308,8 @@ class QualityConfig:
             that rebooted without its real-time clock (a dead coin cell) starts counting from
             1970-01-01 or from its firmware's build date, and its timestamps run on from there
             (all its metrics) until it syncs its time again: 1 reading to a quarter of an
-            anomaly slot. Its readings arrive on time (``ingest_timestamp`` is right).
+            anomaly slot. Its readings arrive on time (``ingest_timestamp`` is right), even in
+            an outage.
         late_rate: share of readings that arrive late: a device loses its link now and then
             (a connectivity outage), keeps its readings, and sends them all when it reconnects.
         late_seconds: shortest and longest outage (log-uniform: a long tail); a reading of an

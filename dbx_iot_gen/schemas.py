@@ -199,7 +199,7 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
         ("altitude", "DOUBLE", "Altitude, metres."),
         ("speed", "DOUBLE", "Speed, km/h; 0 when stopped."),
         ("heading", "INT", "Heading, whole degrees clockwise from north, 0-359."),
-        ("fuel_level", "DOUBLE", "Fuel, percent; falls while driving, refilled during stops."),
+        ("fuel_level", "DOUBLE", "Fuel, percent; burned by driving and idling, refilled while parked when low."),
         ("engine_temp", "DOUBLE", "Engine temperature, degrees Celsius."),
         kind="spec", builder="dbx_iot_gen.tables.telemetry:telemetry_spec",
     ),

@@ -219,7 +219,9 @@ def test_maintenance_wins_over_anomalies_and_quality_problems(spark, tiny):
     anomaly; outside windows a missing value is always labeled (a dropout or a null_value)."""
     devices = devices_spec(spark, tiny).build().select("device_id", "location_id")
     locations = locations_spec(spark, tiny).build().select("location_id", "timezone")
-    local = (readings_spec(spark, tiny).build().join(online_all_along(spark, tiny), "device_id")
+    # (a reading stamped by a reset clock has no true local time: left out)
+    local = (readings_spec(spark, tiny).build().where("quality_issue IS DISTINCT FROM 'clock_reset'")
+             .join(online_all_along(spark, tiny), "device_id")
              .join(devices, "device_id").join(locations, "location_id")
              .withColumn("lt", F.from_utc_timestamp("timestamp", F.col("timezone"))))
     window = (F.dayofweek("lt") == 1) & F.hour("lt").between(2, 5)

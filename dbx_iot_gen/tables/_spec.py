@@ -279,7 +279,9 @@ def _select_rounds(df: DataFrame, defs: list[ColumnDef]) -> DataFrame:
             rounds.append([d])
         else:
             last.append(d)
-    for columns in rounds:
+    for i, columns in enumerate(rounds):
+        if i and i % CONNECT_ROUNDS == 0:  # (over Spark Connect: analyzed in parts)
+            df = analysis_barrier(df)
         if columns[0].is_generator:
             # one row, but the same code-size barrier as in the spec: without it the optimizer
             # merges every column into one projection, and filters repeat whole expressions

@@ -142,8 +142,10 @@ def _maintenance_events(spark: SparkSession, config: IoTConfig, first_id: int) -
     # a window starts for a device that is Online in the registry (else it sends nothing, or is
     # in maintenance already)
     starts = f"device_status = 'Maintenance' AND registry = {STATUS_CODES['Online']}"
-    df = (readings_at(spark, config, cells, where=starts).selectExpr(
-        "event_id", "device_id", "timestamp", "'Maintenance Due' AS event_type", "'Info' AS severity",
+    # (at the window's true time: a device's reset clock stamps its own readings, not the event)
+    df = (readings_at(spark, config, cells, keep=("t_us",), where=starts).selectExpr(
+        "event_id", "device_id", "timestamp_micros(t_us) AS timestamp", "'Maintenance Due' AS event_type",
+        "'Info' AS severity",
         "format_string('Scheduled maintenance of device %d started: no %s values until the window ends',"
         " device_id, metric_name) AS description",
         "reading_id"))

@@ -583,11 +583,11 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     else:
         b.tmp("out_start", "long", "0L")
         b.tmp("out_end", "long", "0L")
-    # a reset clock (a reading that arrives late was buffered: its time is right) stamps the
-    # reading with its own time: from its reset, as far on as the reading from the run's first
+    # a reset clock stamps the reading with its own time: from its reset, as far on as the reading
+    # from the run's first (not in an anomaly episode, whose labels tell its readings' times)
     clock = "cr_first" in terms
     if clock:
-        b.tmp("clock", "boolean", "out_end = 0L AND k.cr_first >= 0 AND in_slot >= k.cr_first"
+        b.tmp("clock", "boolean", "ep_active = 0 AND k.cr_first >= 0 AND in_slot >= k.cr_first"
                                   " AND in_slot < k.cr_first + k.cr_len")
         stamp = (f"IF(clock, k.cr_base + (in_slot - k.cr_first) * {cadence_us}L"
                  f" + cast({u_jitter} * {jitter_us}D as long), t_us)")
@@ -602,12 +602,11 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         # The value's time and hash: the reading's own, but a stuck sensor repeats its last good
         # value, so a stuck reading computes the value of the reading before its episode (its
         # tick and id, hence its jitter and noise): the same double, to the last digit.
-        # (a reset clock's run shows no episode: its readings are the true ones)
         before = "(tick - ep_pos - 1L)"
-        b.tmp("stuck_now", "boolean", f"ep_active = {stuck}" + (" AND NOT clock" if clock else ""))
-        b.tmp("v_h", "long", f"IF(stuck_now, {rnd.hash('row', f'{before} * {layout.n_channels}L + channel')}, row_h)")
+        b.tmp("v_h", "long", f"IF(ep_active = {stuck}, {rnd.hash('row', f'{before} * {layout.n_channels}L + channel')},"
+                             f" row_h)")
         v_jitter = hash_fields("v_h", 12)[0]
-        b.tmp("v_s", "long", f"IF(stuck_now, coalesce(({config.start_micros}L + {before} * {cadence_us}L"
+        b.tmp("v_s", "long", f"IF(ep_active = {stuck}, coalesce(({config.start_micros}L + {before} * {cadence_us}L"
                              f" + cast({v_jitter} * {jitter_us}D as long)) div 1000000L, 0L), epoch_s)")
         b.tmp("dt", "double", "cast(v_s - k.t0 as double)")  # seconds since the block's start
 
@@ -617,7 +616,7 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
         return f"coalesce({local_time.local_seconds(epoch, 'city_idx')}, {epoch})"
 
     b.tmp("local_s", "long", local("v_s"))  # the value's local time
-    own_local = "local_s" if realtime else f"IF(stuck_now, {local('epoch_s')}, local_s)"
+    own_local = "local_s" if realtime else f"IF(ep_active = {stuck}, {local('epoch_s')}, local_s)"
     # the schedule: by the building's local hour of the week (its own hours: shifted), between
     # the table's values at the start of that hour and the next, so loads ramp; maintenance by
     # the facility's local hour
@@ -632,13 +631,14 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     b.tmp("in_window", "boolean", in_maintenance_window(config, hour_of_week(own_local)))
     _add_registry_status(b, life, inside, realtime=realtime)
     # a device in maintenance (a scheduled window, or the registry's status) measures nothing, so
-    # it has no anomaly either (nor in a clock reset's run: an episode's labels tell its time)
+    # it has no anomaly either
     b.tmp("in_maintenance", "boolean", f"in_window OR registry = {STATUS_CODES['Maintenance']}")
-    b.tmp("anomaly", "int", f"IF(in_maintenance{' OR clock' if clock else ''}, 0, ep_active)")
+    b.tmp("anomaly", "int", "IF(in_maintenance, 0, ep_active)")
 
-    # Data-quality problems, one at most: a reading taken while its device was cut off (an
-    # outage) waits for it to reconnect (late arrival); a reset clock and a mixed-up unit last a
-    # run of readings; of the others, one uniform picks one at most. Value problems need a value.
+    # Data-quality problems, one at most: a reset clock stamps a run of readings wrongly; a
+    # reading taken while its device was cut off (an outage) waits for it to reconnect (late
+    # arrival); a mixed-up unit lasts a run of readings; of the others, one uniform picks one at
+    # most. Value problems need a value.
     q_branches, cumulative, sentinel = [], 0.0, "k.sentinel_a"
     for code, issue in enumerate(ISSUE_ORDER, start=1):
         rate = quality.rate(issue)
@@ -654,9 +654,11 @@ def _add_reading_columns(b: SpecBuilder, config: IoTConfig, *, realtime: bool = 
     if issue != "0":
         b.tmp("issue_pick", "int", issue)
         issue = f"IF(issue_pick <= {_VALUE_ISSUES} AND (anomaly > 0 OR in_maintenance), 0, issue_pick)"
-    if clock:
+    if outage_slot:
+        issue = f"IF(out_end > 0L, {ISSUE_CODES['late_arrival']}, {issue})"
+    if clock:  # (its readings arrive on time: a device that lost its link keeps none of them)
         issue = f"IF(clock, {ISSUE_CODES['clock_reset']}, {issue})"
-    b.tmp("issue", "int", f"IF(out_end > 0L, {ISSUE_CODES['late_arrival']}, {issue})" if outage_slot else issue)
+    b.tmp("issue", "int", issue)
     # the device lifecycle: no reading before the device's CDC insert or after its delete
     # and none while the registry says it is Offline
     b.tmp("registered", "boolean", f"t_us >= life_from_us AND t_us < life_until_us"
