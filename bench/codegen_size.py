@@ -36,7 +36,14 @@ def max_method_bytes(df: DataFrame) -> int:
         while children.hasNext():
             walk(children.next())
 
-    walk(df._jdf.queryExecution().executedPlan())
+    # planned without adaptive execution: its plan shows its stages only once they have run
+    spark, key = df.sparkSession, "spark.sql.adaptive.enabled"
+    previous = spark.conf.get(key)
+    spark.conf.set(key, "false")
+    try:
+        walk(df.select("*")._jdf.queryExecution().executedPlan())
+    finally:
+        spark.conf.set(key, previous)
     return max(sizes, default=0)
 
 

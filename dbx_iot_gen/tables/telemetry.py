@@ -115,6 +115,8 @@ def telemetry_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
                          " ELSE iv.d1 + iv.d2 + iv.vm * brake - 0.5D * iv.decel * brake * brake END")
     b.tmp("v", "double", "CASE WHEN td < iv.t1 THEN iv.v0 + iv.accel * td WHEN td < iv.t1 + iv.t2 THEN iv.vm"
                          " ELSE greatest(0D, iv.vm - iv.decel * brake) END")
+    # (a one-row Generate: splits the generated code, each part under the JIT's 8 KB a method)
+    b.explode("motion_barrier", "array(0)")
     # where on the street grid (metres along its axes), then turned to east and north
     b.tmp("gx", "double", "iv.x0 + s * iv.dx")
     b.tmp("gy", "double", "iv.y0 + s * iv.dy")
@@ -134,6 +136,7 @@ def telemetry_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     b.col("altitude", "double",
           f"iv.alt0 + iv.terrain * sin({dbl(2 * math.pi)} * gx / iv.lx + iv.tph1)"
           f" * cos({dbl(2 * math.pi)} * gy / iv.ly + iv.tph2) + 1.5D * {wander('ph2', 'ph3')}")
+    b.explode("position_barrier", "array(0)")
     b.col("speed", "double", "v * 3.6D")
     b.col("heading", "int", "iv.heading")
     # fuel: burned by distance and by idling (an idle engine: not while parked); refilled while
@@ -211,7 +214,13 @@ def _vehicles(spark: SparkSession, config: IoTConfig, partitions: int) -> DataFr
 # west c, north d, west a - c, south b + d; each leg's direction and the corner it starts from
 _LEG_DX, _LEG_DY = "array(1, 0, -1, 0, -1, 0)", "array(0, 1, 0, 1, 0, -1)"
 _CORNER_X, _CORNER_Y = "array(0, a, a, a - c, a - c, 0)", "array(0, 0, b, b, b + d, b + d)"
-_LEG_ENDS = "array(0, a, a + b, a + b + c, a + b + c + d, 2 * a + b + d)"  # blocks before each leg
+_LEG_ENDS = "array(0, e1, e2, e3, e4, e5)"  # blocks before each leg (e1 = a, ...: see _rows)
+
+
+def _split(df: DataFrame) -> DataFrame:
+    """``df`` through a one-row Generate: whole-stage codegen puts what comes before and after it
+    in separate methods (the JIT compiles no method over 8 KB of bytecode)."""
+    return df.selectExpr("*", "explode(array(0)) AS _split").drop("_split")
 
 
 def _turned(x: str, y: str) -> tuple[str, str]:
@@ -233,7 +242,8 @@ def _rows(spark: SparkSession, config: IoTConfig, partitions: int) -> DataFrame:
     cadence_us = config.telemetry_cadence_seconds * 1_000_000
     ticks = config.telemetry_ticks
     span_us = ticks * cadence_us
-    k_max = math.ceil(span_us / 1e6 / _SHORTEST_CYCLE) + 2
+    # enough trips to reach past the range's end from the first's start (before the range)
+    k_max = math.ceil((span_us / 1e6 + LOAD_SECONDS[1] + PARK_SECONDS[1]) / _SHORTEST_CYCLE) + 1
     vehicles = _vehicles(spark, config, partitions)
 
     # trips: the round's shape (a 6-leg L of a, b, c, d blocks), turn, mirror, loading, park
@@ -246,7 +256,8 @@ def _rows(spark: SparkSession, config: IoTConfig, partitions: int) -> DataFrame:
                  park_raw_s=_uniform_between(u[7], PARK_SECONDS),
                  refuel_after_s=_uniform_between(rnd.uniform("refuel", "device_id", "k"), (120.0, 360.0)))
     trips = _add(trips, c=f"1 + cast(floor({u[2]} * (a - 1)) as int)")
-    trips = _add(trips, n="2 * (a + b + d)")
+    trips = _add(trips, n="2 * (a + b + d)", e1="a", e2="a + b", e3="a + b + c", e4="a + b + c + d",
+                 e5="2 * a + b + d")
     # Only the trips that can start in the time range: the cycles before a trip last at least
     # their loading, park and round at top speed on the shorter blocks. The first cycle begins
     # lead_s before the range (the vehicle is loading or on its round at the start).
@@ -261,23 +272,25 @@ def _rows(spark: SparkSession, config: IoTConfig, partitions: int) -> DataFrame:
     trips = analysis_barrier(trips)
 
     # the intersections of a round; a stretch ends at a corner or a stop
-    x = trips.selectExpr("vehicle", "k", "a", "b", "c", "d", "n", "turn", "mirror", "device_id",
-                         "explode(sequence(1, n)) AS j")
-    ends = [f"element_at({_LEG_ENDS}, {i})" for i in range(2, 7)]
+    x = trips.selectExpr("vehicle", "k", "a", "b", "c", "d", "n", "e1", "e2", "e3", "e4", "e5", "turn", "mirror",
+                         "device_id", "explode(sequence(1, n)) AS j")
+    ends = [f"e{i}" for i in range(1, 6)]
     x = _add(x, leg=f"CASE {' '.join(f'WHEN j <= {e} THEN {i}' for i, e in enumerate(ends, start=1))} ELSE 6 END",
              corner=f"j IN ({', '.join(ends)})")
+    x = _split(x)
     ul, uw, ud, udw = hash_fields(rnd.hash("crossing", "device_id", "k", "j"), 16, 16, 16, 16)
     x = _add(x, delivery=f"corner AND {ud} < 0.25D")
     x = _add(x, red=f"NOT delivery AND j < n AND {ul} < IF(corner, 0.45D, 0.3D)")
     x = _add(x, stop="delivery OR red OR j = n",
              wait_s=f"IF(delivery, {_uniform_between(udw, (45.0, 240.0))}, IF(red, {_uniform_between(uw, (3.0, 60.0))},"
                     " 0D))")
-    x = x.where("corner OR stop")
+    x = _split(x.where("corner OR stop"))
     in_trip = Window.partitionBy("vehicle", "k").orderBy("j")
     x = (x.withColumn("prev_j", F.coalesce(F.lag("j").over(in_trip), F.lit(0)))
          .withColumn("prev_stop", F.coalesce(F.lag("stop").over(in_trip), F.lit(True))))
     x = x.join(vehicles.select("vehicle", "block_x", "block_y", "home_i", "home_j", "accel", "decel", "v_corner",
                                "speed_f", "cos_phi", "sin_phi"), "vehicle")
+    x = _split(x)
     # the stretch: from intersection prev_j to j, on one leg
     dx, dy = _turned(f"element_at({_LEG_DX}, leg)", f"element_at({_LEG_DY}, leg)")
     along = f"(prev_j - element_at({_LEG_ENDS}, leg))"
@@ -286,11 +299,12 @@ def _rows(spark: SparkSession, config: IoTConfig, partitions: int) -> DataFrame:
     x = _add(x, dx=dx, dy=dy, gi=sx, gj=sy,
              vc=f"{_uniform_between(rnd.uniform('leg', 'device_id', 'k', 'leg'), (20.0, TOP_SPEED_KMH))} / 3.6D"
                 " * speed_f")
-    x = _add(x, x0="(home_i + gi) * block_x", y0="(home_j + gj) * block_y",
+    x = _add(_split(x), x0="(home_i + gi) * block_x", y0="(home_j + gj) * block_y",
              dist="(j - prev_j) * IF(dx != 0, block_x, block_y)", heading=_heading("dx", "dy"),
              v0="IF(prev_stop, 0D, v_corner)", v1="IF(stop, 0D, v_corner)")
     # a trapezoid: accelerate to vm (the leg's speed, if there is room), cruise, brake to v1
-    x = _add(x, vm="least(vc, sqrt((2D * accel * decel * dist + decel * v0 * v0 + accel * v1 * v1) / (accel + decel)))")
+    x = _add(_split(x),
+             vm="least(vc, sqrt((2D * accel * decel * dist + decel * v0 * v0 + accel * v1 * v1) / (accel + decel)))")
     x = _add(x, t1="(vm - v0) / accel", d1="(vm * vm - v0 * v0) / (2D * accel)", t3="(vm - v1) / decel",
              d3="(vm * vm - v1 * v1) / (2D * decel)")
     x = _add(x, d2="greatest(0D, dist - d1 - d3)")
@@ -359,6 +373,8 @@ def _rows(spark: SparkSession, config: IoTConfig, partitions: int) -> DataFrame:
         return df.selectExpr("vehicle", f"{iv} AS iv")
 
     ivs = intervals(tr, loading).unionByName(intervals(tr, parked)).unionByName(intervals(stretches, driving))
+    # the rows in the spec's partitions (by vehicle)
+    ivs = ivs.repartition(partitions, "vehicle")
     # the ticks in each interval: [i0, i1) of the time range
     first = f"greatest(0L, (iv.i0_us + {cadence_us - 1}L) div {cadence_us}L)"
     last = f"least({ticks}L, (iv.i1_us + {cadence_us - 1}L) div {cadence_us}L) - 1L"
