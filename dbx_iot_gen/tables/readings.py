@@ -751,9 +751,9 @@ def _add_quality_runs(b: SpecBuilder, config: IoTConfig, rnd: Randomness) -> dic
 
     * a unit mix-up (``mx_*``), of one channel;
     * a clock reset (``cr_*``), of a device (all its channels: one clock): the device rebooted
-      ``cr_up`` microseconds before the run's first reading with its clock at 1970-01-01 or at its
-      firmware's build date (30 days to two years before the data's start, a second of the day);
-      its timestamps count on from there (``cr_base``: the first reading's, without jitter).
+      8-60 s before the run's first reading with its clock at 1970-01-01 or at its firmware's
+      build date (30 days to two years before the data's start, at any second); its timestamps
+      count on from there (``cr_base``: the first reading's, without its jitter).
     """
     slot, quality, terms = config.anomalies.slot_readings, config.quality, {}
     for issue, prefix, owner in (("unit_mixup", "mx", "channel"), ("clock_reset", "cr", "device_id")):
