@@ -307,7 +307,7 @@ class QualityConfig:
         clock_reset_rate: share of readings whose timestamp comes from a reset clock: a device
             that rebooted without its real-time clock (a dead coin cell) starts counting from
             1970-01-01 or from its firmware's build date, and its timestamps run on from there
-            (all its metrics) until it syncs its time again: 1 reading to a quarter of an
+            (all its metrics, but one in an anomaly episode) until it syncs its time again: 1 reading to a quarter of an
             anomaly slot. Its readings arrive on time (``ingest_timestamp`` is right), even in
             an outage.
         late_rate: share of readings that arrive late: a device loses its link now and then

@@ -45,9 +45,9 @@ def test_fixed_cadence(steps, tiny):
     assert off.count() == 0, show(off)
 
 
-# GPS error moves a fix at most this far between two fixes (metres): a wander of at most 5 m
-# with periods of minutes, and 0.3 m of white noise
-GPS_STEP_M = 2.0
+# GPS error moves a fix at most this far between two fixes 5 s apart (metres): a wander of at
+# most 5 m with periods of minutes (under 1 m in 5 s an axis), and white noise of 0.6 m at most
+GPS_STEP_M = 2.5
 TOP_ACCEL = 3.0  # m/s², braking included
 
 
@@ -138,10 +138,11 @@ def test_fuel_falls_while_driving_and_jumps_at_refuels(two_days):
     d = two_days
     rises = d.where("fuel_level > prev_fuel_level + 1e-9")
     assert rises.count() > 0, "48 hours of driving should include refuels"
-    bad_rises = rises.where("speed != 0 or prev_speed != 0 or fuel_level != 100")
+    # at a stop, to a nearly full tank (it fills what it burned down to its reserve)
+    bad_rises = rises.where("speed != 0 or prev_speed != 0 or fuel_level < 90 or fuel_level > 100")
     assert bad_rises.count() == 0, "fuel may only rise at a stop, to a full tank:" + show(bad_rises)
-    # a vehicle refuels when its tank runs low (its reserve: 12-20 %)
-    low = rises.where("prev_fuel_level > 25")
+    # a vehicle refuels after a round that ended below its reserve (12-20 %), not before
+    low = rises.where("prev_fuel_level > 20")
     assert low.count() == 0, show(low)
     driving = d.where("speed > 0 and prev_speed > 0")
     assert driving.where("fuel_level >= prev_fuel_level").count() == 0, "fuel must fall while driving"

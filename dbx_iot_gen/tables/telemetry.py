@@ -19,7 +19,8 @@ engine temperature. Every row then follows from its interval and its time:
   wander of 2-5 m and a little white noise, parked too);
 * speed and heading: the motion's; heading is the street's, kept while stopped;
 * fuel: burned by distance and by idling; a round that ends below the vehicle's reserve is
-  followed by a refuel to 100 % while parked;
+  followed by a refuel while parked: it fills what it burned down to its reserve (back to 100 %
+  less what it burned past it: the level after a refuel is a little under full);
 * engine temperature: warms at a constant rate to its thermostat's temperature (loading and
   round together last long enough to get there), cools exponentially to the outdoor air when
   parked (the facility's weather).
@@ -143,7 +144,7 @@ def telemetry_spec(spark: SparkSession, config: IoTConfig) -> dg.DataGenerator:
     # parked after a round that ended below the reserve
     b.tmp("used", "double", "iv.used0 + s * iv.burn + greatest(0D, tau - iv.drive_s) * iv.idle")
     b.col("fuel_level", "double",
-          "IF(iv.refuel_s >= 0D AND tau >= iv.refuel_s, 100D, 100D - 100D * (used - iv.used_ref) / iv.tank)")
+          "100D - 100D * (used - IF(iv.refuel_s >= 0D AND tau >= iv.refuel_s, iv.used_after, iv.used_ref)) / iv.tank")
     # engine: warming at a constant rate to its thermostat's temperature, or cooling when parked
     b.col("engine_temp", "double",
           "IF(iv.kind = 2, iv.ambient + (iv.t_op - iv.ambient) * exp(-tau / iv.cool_s),"
@@ -326,8 +327,12 @@ def _rows(spark: SparkSession, config: IoTConfig, partitions: int) -> DataFrame:
               budget="(100D - reserve) / 100D * tank", spare="(100D - f0) / 100D * tank")
     tr = tr.withColumn("used_start", F.coalesce(F.sum("usage").over(earlier), F.lit(0.0)) + F.col("spare"))
     tr = _add(tr, used_end="used_start + usage")
-    tr = _add(tr, refuel="floor(used_end / budget) > floor(used_start / budget)")
-    tr = tr.withColumn("used_ref", F.coalesce(F.max(F.expr("IF(refuel, used_end, NULL)")).over(earlier), F.lit(0.0)))
+    # Each refuel fills a budget of litres (the tank down to its reserve), so the vehicle has
+    # refuelled floor(used / budget) times: a round that ends below the reserve crosses the next
+    # multiple, and its park refuels. The level is 100 % less what it burned since its last
+    # multiple (used_ref).
+    tr = _add(tr, refuel="floor(used_end / budget) > floor(used_start / budget)",
+              used_ref="floor(used_start / budget) * budget", used_after="floor(used_end / budget) * budget")
     tr = _add(tr, park_us=f"cast(IF(refuel, greatest(park_raw_s, {dbl(REFUEL_PARK_SECONDS)}), park_raw_s) * 1e6D"
                           " as long)")
     tr = _add(tr, cycle_us="load_us + drive_us + park_us")
@@ -352,17 +357,18 @@ def _rows(spark: SparkSession, config: IoTConfig, partitions: int) -> DataFrame:
     home = {"x0": "home_i * block_x", "y0": "home_j * block_y", "dx": "0D", "dy": "0D", "v0": "0D", "vm": "0D",
             "t1": "0D", "t2": "0D", "d1": "0D", "d2": "0D", "drive_s": "0D"}
     loading = {**home, "kind": "0", "i0_us": "start_us", "i1_us": "start_us + load_us", "heading": "prev_heading",
-               "used0": "used_start", "idle": "idle", "temp0": "temp_start", "refuel_s": "-1D"}
+               "used0": "used_start", "idle": "idle", "temp0": "temp_start", "refuel_s": "-1D",
+               "used_after": "used_ref"}
     parked = {**home, "kind": "2", "i0_us": "start_us + load_us + drive_us", "i1_us": "start_us + cycle_us",
               "heading": "last_heading", "used0": "used_end", "idle": "0D", "temp0": "t_op",
-              "refuel_s": "IF(refuel, refuel_after_s, -1D)"}
+              "refuel_s": "IF(refuel, refuel_after_s, -1D)", "used_after": "used_after"}
     driving = {"x0": "x0", "y0": "y0", "dx": "cast(dx as double)", "dy": "cast(dy as double)", "v0": "v0",
                "vm": "vm", "t1": "t1", "t2": "t2", "d1": "d1", "d2": "d2", "drive_s": "drive_s", "kind": "1",
                "i0_us": "start_us + load_us + off_us", "i1_us": "start_us + load_us + off_us + dur_us",
                "heading": "heading", "used0": "used_start + load_us * 1e-6D * idle + m_before * burn"
                                               " + idle_before * idle",
                "idle": "idle", "temp0": "least(t_op, temp_start + rate * (load_us + off_us) * 1e-6D)",
-               "refuel_s": "-1D"}
+               "refuel_s": "-1D", "used_after": "used_ref"}
     stretches = x.select("vehicle", "k", "x0", "y0", "dx", "dy", "v0", "vm", "t1", "t2", "d1", "d2", "drive_s",
                          "off_us", "dur_us", "heading", "m_before", "idle_before").join(
         tr.drop("heading"), ["vehicle", "k"])
