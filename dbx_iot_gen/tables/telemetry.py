@@ -255,7 +255,7 @@ def _rows(spark: SparkSession, config: IoTConfig, partitions: int) -> DataFrame:
     trips = _add(trips, **blocks, turn=f"cast(floor({u[4]} * 4D) as int)",
                  mirror=f"{u[5]} < 0.5D", load_raw_s=_uniform_between(u[6], LOAD_SECONDS),
                  park_raw_s=_uniform_between(u[7], PARK_SECONDS),
-                 refuel_after_s=_uniform_between(rnd.uniform("refuel", "device_id", "k"), (120.0, 360.0)))
+                 refuel_after_s=rnd.between("refuel", "device_id", "k", low=120.0, high=360.0))
     trips = _add(trips, c=f"1 + cast(floor({u[2]} * (a - 1)) as int)")
     trips = _add(trips, n="2 * (a + b + d)", e1="a", e2="a + b", e3="a + b + c", e4="a + b + c + d",
                  e5="2 * a + b + d")
@@ -298,7 +298,7 @@ def _rows(spark: SparkSession, config: IoTConfig, partitions: int) -> DataFrame:
     sx, sy = _turned(f"(element_at({_CORNER_X}, leg) + {along} * element_at({_LEG_DX}, leg))",
                      f"(element_at({_CORNER_Y}, leg) + {along} * element_at({_LEG_DY}, leg))")
     x = _add(x, dx=dx, dy=dy, gi=sx, gj=sy,
-             vc=f"{_uniform_between(rnd.uniform('leg', 'device_id', 'k', 'leg'), (20.0, TOP_SPEED_KMH))} / 3.6D"
+             vc=f"{rnd.between('leg', 'device_id', 'k', 'leg', low=20.0, high=TOP_SPEED_KMH)} / 3.6D"
                 " * speed_f")
     x = _add(_split(x), x0="(home_i + gi) * block_x", y0="(home_j + gj) * block_y",
              dist="(j - prev_j) * IF(dx != 0, block_x, block_y)", heading=_heading("dx", "dy"),
