@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # imported where used: on_databricks runs without pyspark
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["BARRIER_PREFIX", "CONNECT_ENV", "analysis_barrier", "dropping_barrier_views", "get_spark", "is_connect",
-           "on_databricks", "spark_log_path", "unchecked_arithmetic"]
+__all__ = ["BARRIER_PREFIX", "CONNECT_ENV", "OLDEST_SPARK", "analysis_barrier", "check_spark_version",
+           "dropping_barrier_views", "get_spark", "is_connect", "on_databricks", "spark_log_path",
+           "unchecked_arithmetic"]
 
 #: Set to 1 (or true, yes) to make :func:`get_spark` build a local Spark Connect session.
 CONNECT_ENV = "DBX_IOT_GEN_SPARK_CONNECT"
@@ -25,6 +26,28 @@ CONNECT_ENV = "DBX_IOT_GEN_SPARK_CONNECT"
 BARRIER_PREFIX = "_dbx_iot_gen_"
 # the views it made in this process, oldest first
 _barrier_views: list[str] = []
+
+
+#: The oldest Spark the library runs on (README, "Spark versions": 3.5, 4.0 and the newest 4.x are tested).
+OLDEST_SPARK = (3, 5)
+
+
+def check_spark_version(version: str) -> None:
+    """Refuse a Spark older than :data:`OLDEST_SPARK` with one clear error (field ``pyspark``):
+    the tables use SQL functions Spark 3.4 lacks, and its Connect client cannot run them.
+
+    Example:
+        >>> check_spark_version("3.5.7"); check_spark_version("4.2.0")
+        >>> check_spark_version("3.4.1")
+        Traceback (most recent call last):
+        ...
+        dbx_iot_gen.errors.InvalidConfigError: pyspark: Spark 3.4.1 is not supported: 3.5.x, 4.0.x or a newer 4.x
+    """
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    if parts < OLDEST_SPARK:
+        from dbx_iot_gen.errors import InvalidConfigError
+
+        raise InvalidConfigError("pyspark", f"Spark {version} is not supported: 3.5.x, 4.0.x or a newer 4.x")
 
 
 def on_databricks() -> bool:
@@ -185,8 +208,10 @@ def get_spark(app_name: str = "dbx-iot-gen", *, master: str = "local[2]", connec
     """
     if connect is None:
         connect = _connect_from_env()
+    import pyspark
     from pyspark.sql import SparkSession
 
+    check_spark_version(pyspark.__version__)
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
@@ -194,8 +219,11 @@ def get_spark(app_name: str = "dbx-iot-gen", *, master: str = "local[2]", connec
         return SparkSession.builder.getOrCreate()
     from delta import configure_spark_with_delta_pip
 
+    # Spark 4 runs a local Connect server for `spark.api.mode`; Spark 3.5 for a `local` remote URL,
+    # from the spark-connect package (not in its release jars)
+    connect_35 = connect and int(pyspark.__version__.split(".")[0]) < 4
     builder = (
-        SparkSession.builder.master(master)
+        (SparkSession.builder.remote(master) if connect_35 else SparkSession.builder.master(master))
         .appName(app_name)
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
@@ -208,9 +236,10 @@ def get_spark(app_name: str = "dbx-iot-gen", *, master: str = "local[2]", connec
         # a local Delta log is small: the default 50 snapshot partitions only cost time
         .config("spark.databricks.delta.snapshotPartitions", "2")
     )
-    if connect:
+    if connect and not connect_35:
         builder = builder.config("spark.api.mode", "connect")
-    builder = configure_spark_with_delta_pip(builder)
+    extra = [f"org.apache.spark:spark-connect_2.12:{pyspark.__version__}"] if connect_35 else None
+    builder = configure_spark_with_delta_pip(builder, extra_packages=extra)
     with warnings.catch_warnings():
         # a local Connect server starts with every config above, then pyspark also tries to set
         # them on the client session, where the static ones are refused with a warning each

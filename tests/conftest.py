@@ -41,7 +41,8 @@ def connect_root(config: pytest.Config) -> Path | None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the Connect workload now, when test_connect.py is to run: it runs alongside the
     other tests, and test_connect.py waits for it."""
-    if not any(item.nodeid.startswith("tests/test_connect.py") for item in session.items):
+    if session.config.option.collectonly or not any(
+            item.nodeid.startswith("tests/test_connect.py") for item in session.items):
         return
     worker = getattr(session.config, "workerinput", {}).get("workerid")
     if worker is None:

@@ -127,6 +127,7 @@ def test_devices_table_holds_every_device_as_last_known(spark, medium_cdc):
     assert table.where(f"install_date > '{cfg.start.date().isoformat()}'").count() == 0
 
 
+@pytest.mark.compat
 def test_scd1_replay_of_the_landing_json_yields_the_final_registry(spark, demo, tmp_path):
     target = str(tmp_path / "registry")
     batches = read_cdc_batches(spark, str(demo.root / "landing" / "devices_cdc"))
@@ -156,6 +157,7 @@ def test_scd1_replay_of_the_small_scale_batches(spark, tmp_path):
     assert replayed.count() == 1000 - 5 * 10  # 100 inserts replace nothing: ids 1000-1999 are every device
 
 
+@pytest.mark.compat
 def test_scd2_history_has_one_current_version_per_device_and_no_overlaps(spark, demo, tmp_path):
     target = str(tmp_path / "history")
     for batch in read_cdc_batches(spark, str(demo.root / "landing" / "devices_cdc")):

@@ -10,6 +10,7 @@ from dbx_iot_gen.demo import DERIVED_TABLES, TABLE_SPECS
 PYTHON_NODES = ("ArrowEvalPython", "BatchEvalPython", "PythonUDF", "MapInPandas", "FlatMapGroupsInPandas")
 
 
+@pytest.mark.compat
 @pytest.mark.parametrize("table", list(TABLE_SPECS))
 def test_one_and_seven_partitions_give_the_same_table(spark, tiny, table):
     spec = TABLE_SPECS[table]
@@ -20,6 +21,7 @@ def test_one_and_seven_partitions_give_the_same_table(spark, tiny, table):
     assert_df_equality(one, seven, ignore_row_order=True)
 
 
+@pytest.mark.compat
 @pytest.mark.parametrize("table", list(DERIVED_TABLES))
 def test_derived_tables_do_not_depend_on_partitioning(spark, tiny, table):
     """Labels, events and alerts with other readings partitions and other shuffle partitions."""

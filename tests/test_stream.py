@@ -55,6 +55,7 @@ def _batch_rows(spark, config, table: str, ids: int):
     return spec.build().where(F.col("id") < ids).drop("id")
 
 
+@pytest.mark.compat
 @pytest.mark.parametrize("table", list(STREAM_TABLES))
 def test_historical_rows_equal_the_batch_rows_with_the_same_ids(spark, tiny, tmp_path, table):
     rate = 300
@@ -73,6 +74,7 @@ def test_historical_rows_equal_the_batch_rows_with_the_same_ids(spark, tiny, tmp
     assert not [n for n in PYTHON_NODES if n in plan], plan
 
 
+@pytest.mark.compat
 def test_a_restart_goes_on_without_gap_or_duplicate(spark, tiny, tmp_path):
     table, rate = "sensor_readings", 400
     for _ in range(2):
