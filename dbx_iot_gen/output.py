@@ -151,9 +151,17 @@ class OutputLayout:
         root = Path(self.root)
         fd, tmp = tempfile.mkstemp(dir=root, prefix=".manifest-", suffix=".json")
         with os.fdopen(fd, "w") as fh:
-            json.dump(manifest, fh, indent=2, sort_keys=False)
+            json.dump(manifest, fh, indent=2, sort_keys=False, default=_plain)
             fh.write("\n")
         os.replace(tmp, root / MANIFEST)
+
+
+def _plain(value: Any) -> Any:
+    # Spark 3.5's Connect client returns counts (``count()``, a grouped count's rows) as numpy
+    # integers, which JSON does not take: their Python value
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def write_landing(df: DataFrame, path: str) -> None:

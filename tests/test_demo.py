@@ -7,7 +7,6 @@ import io
 import json
 import shutil
 
-import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
@@ -18,8 +17,6 @@ from dbx_iot_gen.output import read_landing
 from dbx_iot_gen.schemas import TABLES
 
 from .conftest import clean, show
-
-pytestmark = pytest.mark.compat  # all of it, on every Spark line (README, "Spark versions")
 
 
 def test_demo_prints_a_progress_line_per_table(demo):
