@@ -3,9 +3,11 @@
     python .ci/row_hashes.py DEMO_DIR > hashes.json
     python .ci/row_hashes.py DEMO_DIR --compare other.json
 
-For each table named in ``DEMO_DIR/manifest.json``: its row count, and the XOR and the sum of an
-xxhash64 over every column of each row (maps hashed as sorted JSON, which Spark cannot hash).
-Two builds with the same hashes hold the same rows, in any order. With ``--compare`` it prints the
+For each table named in ``DEMO_DIR/manifest.json``: its columns with their types, its row count,
+and the XOR and the sum of an xxhash64 over every column of each row and the row's null flags
+(xxhash64 skips a null, so without them (null, x) and (x, null) would hash alike; maps are hashed
+as sorted JSON, which Spark cannot hash). Two builds with the same hashes hold the same rows, in
+any order, under the same schema. With ``--compare`` it prints the
 tables that differ and exits 1 if any does.
 """
 
@@ -31,10 +33,12 @@ def row_hashes(demo_dir: Path) -> dict[str, dict[str, object]]:
         df = spark.read.format("delta").load(entry["delta"])
         cols = [F.to_json(F.map_from_entries(F.array_sort(F.map_entries(F.col(f.name)))))
                 if isinstance(f.dataType, MapType) else F.col(f.name) for f in df.schema.fields]
-        h = df.select(F.xxhash64(*cols).alias("h"))
+        nulls = F.array(*[F.col(f.name).isNull() for f in df.schema.fields])
+        h = df.select(F.xxhash64(*cols, nulls).alias("h"))
         row = h.agg(F.count("*").alias("rows"), F.bit_xor("h").alias("xor"),
                     F.sum(F.col("h").cast("decimal(38,0)")).alias("sum")).first()
-        out[name] = {"rows": row["rows"], "xor": str(row["xor"]), "sum": str(row["sum"])}
+        out[name] = {"schema": [f"{f.name} {f.dataType.simpleString()}" for f in df.schema.fields],
+                     "rows": int(row["rows"]), "xor": str(row["xor"]), "sum": str(row["sum"])}
     return out
 
 

@@ -33,7 +33,7 @@ from tests import connect_workload
 from tests.conftest import CONNECT_RUNS, connect_root
 from tests.test_notebooks import run_notebook
 
-pytestmark = pytest.mark.compat  # all of it, on every Spark line (README, "Spark versions")
+pytestmark = pytest.mark.compat  # all of it, on each Spark 4 line (README, "Spark versions")
 
 
 class ConnectRun:
