@@ -153,13 +153,12 @@ def cdc_counts(cdc: DataFrame) -> dict[str, Any]:
     """Changes per batch and operation, for the manifest."""
     out: dict[str, dict[str, int]] = {}
     for r in cdc.groupBy("batch_id", "operation").count().orderBy("batch_id", "operation").collect():
-        out.setdefault(f"batch_{r['batch_id']:03d}", {})[r["operation"]] = int(r["count"])
+        out.setdefault(f"batch_{r['batch_id']:03d}", {})[r["operation"]] = r["count"]
     return {"batches": out}
 
 
 def problem_counts(tables: dict[str, DataFrame]) -> dict[str, Any]:
-    """Counts of every injected problem by type, from the written tables (for the manifest; as
-    Python ints: Spark 3.5's Connect client collects counts as numpy integers).
+    """Counts of every injected problem by type, from the written tables (for the manifest).
 
     ``anomalies``: episodes and distinct readings per type; ``quality``: readings per problem (for
     duplicates, the extra rows); ``maintenance``: readings in a window; ``events`` by type and
@@ -172,7 +171,7 @@ def problem_counts(tables: dict[str, DataFrame]) -> dict[str, Any]:
     maintenance = 0
     for r in rows:
         # a duplicated reading is two rows in its group
-        n = int(r["count"]) // 2 if r["quality_issue"] == "duplicate" else int(r["count"])
+        n = r["count"] // 2 if r["quality_issue"] == "duplicate" else r["count"]
         if r["anomaly_type"]:
             per_anomaly[r["anomaly_type"]] += n
         if r["quality_issue"]:
@@ -180,7 +179,7 @@ def problem_counts(tables: dict[str, DataFrame]) -> dict[str, Any]:
         if r["device_status"] == "Maintenance":
             maintenance += n
     def by(table: str, column: str) -> dict[str, int]:
-        return {r[column]: int(r["count"]) for r in tables[table].groupBy(column).count().collect()}
+        return {r[column]: r["count"] for r in tables[table].groupBy(column).count().collect()}
 
     episodes = by("anomaly_labels", "anomaly_type")
     return {

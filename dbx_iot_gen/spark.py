@@ -34,7 +34,7 @@ OLDEST_SPARK = (3, 5)
 
 def check_spark_version(version: str) -> None:
     """Refuse a Spark older than :data:`OLDEST_SPARK` with one clear error (field ``pyspark``):
-    the tables use SQL functions Spark 3.4 lacks, and its Connect client cannot run them.
+    the library is tested on 3.5, 4.0 and the newest 4.x only.
 
     Example:
         >>> check_spark_version("3.5.7"); check_spark_version("4.2.0")
