@@ -19,6 +19,8 @@ from dbx_iot_gen.spark import on_databricks
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from dbx_iot_gen.kafka import KafkaSink
+
 __all__ = ["main"]
 
 PROG = "dbx-iot-gen"
@@ -65,18 +67,53 @@ def _parser() -> argparse.ArgumentParser:
     feed.add_argument("--duration", type=_positive_float, default=60.0,
                       help="seconds to run, then stop once a micro-batch has finished (default: 60); "
                       "run again to go on")
-    feed.add_argument("--out", default="iot_stream", help="output folder (default: ./iot_stream)")
-    feed.add_argument("--format", default="delta", help="delta (a Delta table) or json (a landing folder)")
+    feed.add_argument("--out", default="iot_stream",
+                      help="output folder: the table and the checkpoint (a Kafka feed: the checkpoint) "
+                      "(default: ./iot_stream)")
+    feed.add_argument("--sink", "--format", dest="sink", default="delta",
+                      help="delta (a Delta table), json (a landing folder) or kafka (a topic: with "
+                      "--bootstrap-servers and --topic) (default: delta)")
+    _kafka_arguments(feed)
     feed.add_argument("--scale", choices=list(SCALES), default=None, help="size preset (default: small)")
     feed.add_argument("--seed", type=_positive_int, default=None, help="seed (default: 42)")
     feed.add_argument("--config", metavar="FILE", default=None, help="JSON file of config fields")
+    publish = sub.add_parser("publish", help="write a demo output's table to a Kafka topic, a record per row")
+    publish.add_argument("--table", default="sensor_readings", help="sensor_readings, plant_sensors or "
+                                                                   "environment_readings (default: sensor_readings)")
+    publish.add_argument("--out", default="iot_demo", help="the demo output folder (default: ./iot_demo)")
+    _kafka_arguments(publish)
     queries = sub.add_parser("queries", help="run the demo and gold queries on a demo output")
     queries.add_argument("--out", default="iot_demo", help="the demo output folder (default: ./iot_demo)")
-    for command in (demo, feed, queries):
+    for command in (demo, feed, publish, queries):
         command.add_argument("--verbose", action="store_true",
                              help="show Spark's own output (else a local Spark's goes to a log file)")
     sub.add_parser("tables", help="list the tables and their columns")
     return parser
+
+
+def _kafka_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--bootstrap-servers", default=None, metavar="HOST:PORT",
+                         help="Kafka brokers, HOST:PORT[,HOST:PORT...] (with --sink kafka)")
+    command.add_argument("--topic", default=None, help="the Kafka topic (with --sink kafka)")
+
+
+def kafka_sink(args: argparse.Namespace) -> KafkaSink | None:
+    """The Kafka sink a ``stream`` or ``publish`` command line names, if any."""
+    from dbx_iot_gen.kafka import KafkaSink
+
+    sink = getattr(args, "sink", "kafka")
+    if sink not in ("delta", "json", "kafka"):
+        raise InvalidConfigError("--sink", f"must be one of delta, json, kafka, got {sink!r}")
+    wanted = sink == "kafka"
+    given = [f for f, v in (("--bootstrap-servers", args.bootstrap_servers), ("--topic", args.topic)) if v]
+    if not wanted:
+        if given:
+            raise InvalidConfigError(given[0], "is for a Kafka feed: add --sink kafka")
+        return None
+    for flag, value in (("--bootstrap-servers", args.bootstrap_servers), ("--topic", args.topic)):
+        if not value:
+            raise InvalidConfigError(flag, "a Kafka feed needs --bootstrap-servers HOST:PORT and --topic NAME")
+    return KafkaSink(args.bootstrap_servers, args.topic)
 
 
 def _positive_float(text: str) -> float:
@@ -106,7 +143,8 @@ def config_from_args(args: argparse.Namespace) -> IoTConfig:
 
 # the library's errors name its parameters; this command line's flags for them
 FLAGS = {"out_dir": "--out", "table": "--table", "mode": "--mode", "rows_per_second": "--rows-per-second",
-         "fmt": "--format", "speedup": "--speedup", "catalog": "--catalog", "schema": "--schema", "volume": "--volume"}
+         "fmt": "--sink", "bootstrap_servers": "--bootstrap-servers", "topic": "--topic", "speedup": "--speedup",
+         "catalog": "--catalog", "schema": "--schema", "volume": "--volume"}
 
 
 def error_message(exc: DbxIotGenError) -> str:
@@ -142,12 +180,16 @@ def _need_spark() -> None:
                              "pip install 'dbx-iot-gen[local]' (pyspark, delta-spark, dbldatagen)")
 
 
-def _spark(args: argparse.Namespace) -> SparkSession:
+def _spark(args: argparse.Namespace, *, kafka: bool = False) -> SparkSession:
     """The session; a local Spark started here writes its own output to a log file, not the console,
-    unless ``--verbose``."""
+    unless ``--verbose``. With ``kafka``, a new local session has Spark's Kafka connector."""
+    import pyspark
+
+    from dbx_iot_gen.kafka import kafka_package
     from dbx_iot_gen.spark import get_spark, spark_log_path
 
-    return get_spark(log=None if args.verbose else spark_log_path())
+    packages = [kafka_package(pyspark.__version__)] if kafka else []
+    return get_spark(log=None if args.verbose else spark_log_path(), packages=packages)
 
 
 def _spark_failure(exc: BaseException) -> str | None:
@@ -205,16 +247,22 @@ def _stream(args: argparse.Namespace) -> int:
             args.rows_per_second = rows_per_second_for_speedup(config, args.table, args.speedup)
     elif args.rows_per_second is None:
         args.rows_per_second = 1000
-    check_stream_args(args.table, args.mode, args.rows_per_second, args.format)
+    sink = kafka_sink(args)
+    fmt = "delta" if sink else args.sink
+    check_stream_args(args.table, args.mode, args.rows_per_second, fmt)
     layout = StreamLayout(args.out)
-    layout.check(stream_identity(config, args.table, args.mode, args.rows_per_second, args.format))
+    layout.check(stream_identity(config, args.table, args.mode, args.rows_per_second, fmt, sink))
+    if sink is not None:
+        sink.check_reachable()
     from dbx_iot_gen.stream import start_stream
 
+    where = (f"to Kafka topic {sink.topic} at {sink.bootstrap_servers}, checkpoint in {layout.checkpoint}" if sink
+             else f"to {layout.data_path(args.table)} ({fmt})")
     print(f"{PROG} stream: {args.table}, {args.mode}, {args.rows_per_second:,} rows/s for {args.duration:g} s, "
-          f"to {layout.data_path(args.table)} ({args.format})", flush=True)
-    spark = _spark(args)
+          f"{where}", flush=True)
+    spark = _spark(args, kafka=sink is not None)
     query = start_stream(spark, config, args.table, args.out, mode=args.mode, rows_per_second=args.rows_per_second,
-                         fmt=args.format)
+                         fmt=fmt, sink=sink)
     try:
         query.awaitTermination(args.duration)
         _await_first_batch(query)
@@ -244,6 +292,25 @@ def _input_rows(progress: object) -> int:
     if rows is None and isinstance(progress, dict):
         rows = progress.get("numInputRows")
     return int(rows or 0)
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from dbx_iot_gen.kafka import KEYS, publish
+    from dbx_iot_gen.queries import demo_output
+
+    if args.table not in KEYS:
+        raise InvalidConfigError("--table", f"must be one of {', '.join(KEYS)}, got {args.table!r}")
+    sink = kafka_sink(args)
+    layout = demo_output(args.out)  # before Spark starts: a wrong folder or broker fails at once
+    sink.check_reachable()
+    _need_spark()
+    started = time.perf_counter()
+    print(f"{PROG} publish: {args.table} of {layout.root} to Kafka topic {sink.topic} at {sink.bootstrap_servers}",
+          flush=True)
+    spark = _spark(args, kafka=True)
+    rows = publish(spark.read.format("delta").load(layout.delta_path(args.table)), args.table, sink)
+    print(f"done: {rows:,} records in {time.perf_counter() - started:.1f} s (Spark start included)")
+    return 0
 
 
 def _queries(args: argparse.Namespace) -> int:
@@ -284,6 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args)
         if args.command == "stream":
             return _stream(args)
+        if args.command == "publish":
+            return _publish(args)
         if args.command == "queries":
             return _queries(args)
         return _tables()

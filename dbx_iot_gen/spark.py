@@ -8,7 +8,7 @@ import sys
 import tempfile
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -190,7 +190,7 @@ def _output_to(log: Path | None) -> Iterator[None]:
 
 
 def get_spark(app_name: str = "dbx-iot-gen", *, master: str = "local[2]", connect: bool | None = None,
-              log: Path | None = None) -> SparkSession:
+              log: Path | None = None, packages: Sequence[str] = ()) -> SparkSession:
     """The active SparkSession, or a new local one with Delta Lake, quiet logs and UTC time.
 
     On Databricks (or wherever a session is already active, Spark Connect included) the active
@@ -200,7 +200,8 @@ def get_spark(app_name: str = "dbx-iot-gen", *, master: str = "local[2]", connec
     Connect server that pyspark starts in this process, Delta configured on the server. The Delta
     jars are resolved from Maven Central on first use, then from the local Ivy cache. With ``log``,
     a new local Spark writes its own output (Ivy's report, log4j's lines, the JVM's warnings) to
-    that file instead of this process's console.
+    that file instead of this process's console. ``packages`` are further Maven coordinates a new
+    local session resolves beside Delta's (:func:`dbx_iot_gen.kafka.kafka_package`, a JDBC driver).
 
     Example:
         spark = get_spark(connect=True)
@@ -238,8 +239,8 @@ def get_spark(app_name: str = "dbx-iot-gen", *, master: str = "local[2]", connec
     )
     if connect and not connect_35:
         builder = builder.config("spark.api.mode", "connect")
-    extra = [f"org.apache.spark:spark-connect_2.12:{pyspark.__version__}"] if connect_35 else None
-    builder = configure_spark_with_delta_pip(builder, extra_packages=extra)
+    extra = [*packages, *([f"org.apache.spark:spark-connect_2.12:{pyspark.__version__}"] if connect_35 else [])]
+    builder = configure_spark_with_delta_pip(builder, extra_packages=extra or None)
     with warnings.catch_warnings():
         # a local Connect server starts with every config above, then pyspark also tries to set
         # them on the client session, where the static ones are refused with a warning each

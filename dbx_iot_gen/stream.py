@@ -10,8 +10,9 @@ holds ids ``[n * R, (n + 1) * R)`` for ``R`` rows a second, one micro-batch a se
 * **realtime**: event time is now (the micro-batch's time, the rows spread over its second).
 
 :func:`start_stream` writes a feed to a Delta table or a JSON landing folder under one folder,
-with its checkpoint there: started again on the same folder, it goes on where it stopped, with no
-gap and no duplicate ids.
+or to a Kafka topic (:mod:`dbx_iot_gen.kafka`), with its checkpoint in that folder: started again
+on the same folder, it goes on where it stopped, with no gap and no duplicate ids (into Kafka,
+at-least-once: a micro-batch cut short by a failure is written again).
 
 Example:
     query = start_stream(spark, IoTConfig.preset("tiny"), "sensor_readings", "/tmp/feed")
@@ -32,6 +33,7 @@ from pyspark.sql.streaming import StreamingQuery
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.errors import InvalidConfigError, OutputError
 from dbx_iot_gen.grid import grid
+from dbx_iot_gen.kafka import KafkaSink, kafka_records
 from dbx_iot_gen.output import JSON_TIMESTAMP_FORMAT
 from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.tables.plant import PlantLayout
@@ -156,17 +158,21 @@ class StreamLayout:
             (self.root / STREAM_MARKER).write_text(json.dumps(identity, indent=2) + "\n")
 
 
-def stream_identity(config: IoTConfig, table: str, mode: str, rows_per_second: int, fmt: str) -> dict[str, Any]:
+def stream_identity(config: IoTConfig, table: str, mode: str, rows_per_second: int, fmt: str,
+                    sink: KafkaSink | None = None) -> dict[str, Any]:
     """What a feed folder is for; a restart must match it."""
-    identity = {"table": table, "mode": mode, "format": fmt, "rows_per_second": rows_per_second,
-                "config": config.to_dict()}
+    identity = {"table": table, "mode": mode, "format": "kafka" if sink else fmt,
+                "rows_per_second": rows_per_second, "config": config.to_dict()}
+    if sink is not None:
+        identity["sink"] = sink.identity()
     return json.loads(json.dumps(identity))  # as read back from JSON
 
 
 def start_stream(spark: SparkSession, config: IoTConfig, table: str, out_dir: str, *, mode: str = "historical",
-                 rows_per_second: int = 1000, fmt: str = "delta") -> StreamingQuery:
+                 rows_per_second: int = 1000, fmt: str = "delta", sink: KafkaSink | None = None) -> StreamingQuery:
     """Start writing a feed under ``out_dir`` (a Delta table, or newline-delimited JSON for a
-    landing folder), one micro-batch a second, with its checkpoint there.
+    landing folder), one micro-batch a second, with its checkpoint there; with ``sink``, into that
+    Kafka topic instead (``out_dir`` then holds only the checkpoint).
 
     Started again on the same folder with the same arguments, the feed goes on where it stopped:
     no gap, no duplicate ids. Other arguments on a used folder raise :class:`OutputError`.
@@ -176,11 +182,21 @@ def start_stream(spark: SparkSession, config: IoTConfig, table: str, out_dir: st
 
     Example:
         q = start_stream(spark, cfg, "environment_readings", "/tmp/feed", fmt="json")
+        q = start_stream(spark, cfg, "plant_sensors", "/tmp/plant_feed", sink=KafkaSink("127.0.0.1:9092", "plant"))
     """
     check_stream_args(table, mode, rows_per_second, fmt)
     layout = StreamLayout(out_dir)
-    layout.claim(stream_identity(config, table, mode, rows_per_second, fmt))
+    identity = stream_identity(config, table, mode, rows_per_second, fmt, sink)
+    if sink is not None:
+        layout.check(identity)
+        sink.check_reachable()  # before the folder is claimed: nothing is written for a wrong address
+    layout.claim(identity)
     feed = stream(spark, config, table, mode=mode, rows_per_second=rows_per_second)
+    if sink is not None:
+        return (kafka_records(feed, table).writeStream.queryName(f"dbx_iot_gen_{table}_{mode}_kafka")
+                .format("kafka").options(**sink.writer_options())
+                .option("checkpointLocation", layout.checkpoint)
+                .trigger(processingTime="1 second").start())
     writer = (feed.writeStream.queryName(f"dbx_iot_gen_{table}_{mode}")
               .option("checkpointLocation", layout.checkpoint)
               .trigger(processingTime="1 second"))

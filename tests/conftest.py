@@ -9,6 +9,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import pyspark
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -16,6 +17,7 @@ from pyspark.sql import functions as F
 from dbx_iot_gen import IoTConfig
 from dbx_iot_gen.cli import main
 from dbx_iot_gen.config import ANOMALY_TYPES
+from dbx_iot_gen.kafka import kafka_package
 from dbx_iot_gen.spark import get_spark
 from tests import connect_workload
 
@@ -72,9 +74,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 CONNECT_RUNS: list = []
 
 
+# the sink tests' connectors, beside Delta: Spark's Kafka connector and PostgreSQL's JDBC driver
+POSTGRES_JDBC = "org.postgresql:postgresql:42.7.8"
+
+
 @pytest.fixture(scope="session")
 def spark() -> SparkSession:
-    return get_spark("dbx-iot-gen-tests")
+    return get_spark("dbx-iot-gen-tests", packages=[kafka_package(pyspark.__version__), POSTGRES_JDBC])
 
 
 @pytest.fixture(scope="session")

@@ -168,7 +168,7 @@ def _out_dir_is_a_file(tmp: Path) -> None:
         (lambda tmp: demo_output(str(tmp)), "out_dir", "--out"),
         (lambda tmp: check_stream_args("telemetry", "historical", 1), "table", "--table"),
         (lambda tmp: check_stream_args("sensor_readings", "historical", 0), "rows_per_second", "--rows-per-second"),
-        (lambda tmp: check_stream_args("sensor_readings", "historical", 1, "parquet"), "fmt", "--format"),
+        (lambda tmp: check_stream_args("sensor_readings", "historical", 1, "parquet"), "fmt", "--sink"),
         (lambda tmp: CatalogTarget("main", "iot; DROP"), "schema", "--schema"),
         (lambda tmp: read_cdc_batches(None, str(tmp)), "folder", "folder"),
     ],

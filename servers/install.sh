@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The servers the sink tests start (tests/servers.py): Kafka's jars from Maven Central into
+# servers/lib/kafka, with a Maven repository of their own (a shared ~/.m2 would keep POM-only
+# entries that then break Spark's Ivy resolution of the same artifacts); PostgreSQL 15 from
+# Debian's packages when it is missing (needs root).
+set -euo pipefail
+cd "$(dirname "$0")"
+if [ ! -f lib/kafka/.complete ]; then
+  rm -rf lib/kafka
+  mvn -q -B -Dmaven.repo.local="$PWD/lib/m2" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$PWD/lib/kafka"
+  rm -rf lib/m2
+  touch lib/kafka/.complete
+fi
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  apt-get update -q >/dev/null && apt-get install -y -q postgresql-15 >/dev/null
+fi
+echo "servers: Kafka jars in servers/lib/kafka ($(ls lib/kafka | wc -l) files); PostgreSQL: $(ls -d /usr/lib/postgresql/*/bin | head -1)"

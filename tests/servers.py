@@ -1,0 +1,192 @@
+"""Real servers on loopback for the sink tests: a Kafka broker (KRaft, one node) from the Maven
+Central jars that ``servers/install.sh`` fetches, and a PostgreSQL cluster from Debian's package.
+
+Each runs in a temporary folder on free ports and is stopped (its folder removed) afterwards. Run
+one by hand for the README's examples: ``python -m tests.servers kafka`` (port 9092) or
+``python -m tests.servers postgres`` (port 5432), until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KAFKA_LIB = ROOT / "servers" / "lib" / "kafka"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = None, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited ({proc.returncode}): {log.read_text()[-2000:] if log else ''}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+class LocalKafka:
+    """A one-node Kafka broker in KRaft mode on ``127.0.0.1:port``.
+
+    Example:
+        with LocalKafka() as kafka:
+            kafka.bootstrap  # '127.0.0.1:41234'
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        if not (KAFKA_LIB / ".complete").is_file():
+            subprocess.run(["bash", str(ROOT / "servers" / "install.sh")], check=True)
+        self.port = port or free_port()
+        self.controller_port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="dbx_iot_gen_kafka_"))
+        self.log = self.dir / "kafka.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _java(self, *args: str) -> list[str]:
+        return ["java", "-Xmx384m", "-Dlog4j2.level=WARN", "-cp", f"{KAFKA_LIB}/*", *args]
+
+    def start(self) -> LocalKafka:
+        props = self.dir / "server.properties"
+        props.write_text("\n".join([
+            "process.roles=broker,controller", "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names=CONTROLLER",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={self.dir / 'data'}", "num.partitions=2",
+            "offsets.topic.replication.factor=1", "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1", "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1", "group.initial.rebalance.delay.ms=0", ""]))
+        if not (self.dir / "data" / "meta.properties").exists():
+            cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(props)),
+                           check=True, capture_output=True)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(self._java("kafka.Kafka", str(props)), stdout=log, stderr=log,
+                                         start_new_session=True)
+        wait_for_port(self.port, 60, self.proc, self.log)
+        return self
+
+    def stop(self) -> None:
+        """Stop the broker (its data stays: :meth:`start` again continues it)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> LocalKafka:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _postgres_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed: bash servers/install.sh (Debian's postgresql-15)")
+    return Path(found[-1]).parent
+
+
+class LocalPostgres:
+    """A PostgreSQL cluster on ``127.0.0.1:port``, trust authentication, user ``postgres``,
+    database ``postgres``. As root, the server runs as the ``postgres`` user (it refuses root).
+
+    Example:
+        with LocalPostgres() as pg:
+            pg.jdbc_url  # 'jdbc:postgresql://127.0.0.1:41235/postgres'
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        self.bin = _postgres_bin()
+        self.port = port or free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="dbx_iot_gen_pg_"))
+        self.data = self.dir / "data"
+        self.log = self.dir / "postgres.log"
+        self.as_postgres = os.geteuid() == 0
+
+    @property
+    def jdbc_url(self) -> str:
+        return f"jdbc:postgresql://127.0.0.1:{self.port}/postgres"
+
+    @property
+    def dsn(self) -> str:
+        return f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres"
+
+    def _run(self, *args: str) -> None:
+        command = [str(self.bin / args[0]), *args[1:]]
+        if self.as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True)
+
+    def start(self) -> LocalPostgres:
+        if self.as_postgres:
+            shutil.chown(self.dir, "postgres", "postgres")
+        if not self.data.exists():
+            self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start", "-o",
+                  f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off")
+        wait_for_port(self.port, 30)
+        return self
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> LocalPostgres:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def main(argv: list[str]) -> int:  # pragma: no cover - by hand
+    kind = argv[0] if argv else "kafka"
+    server = LocalKafka(9092) if kind == "kafka" else LocalPostgres(5432)
+    with server:
+        where = server.bootstrap if kind == "kafka" else server.jdbc_url
+        print(f"{kind} runs at {where}; Ctrl-C stops it", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))
