@@ -25,6 +25,7 @@ __all__ = ["main"]
 
 PROG = "dbx-iot-gen"
 FIRST_BATCH_SECONDS = 600.0  # how long a stream waits past --duration for its first micro-batch
+PIPELINES = ("temperature-windows", "plant-windows", "message-log")
 
 
 def _positive_int(text: str) -> int:
@@ -82,9 +83,23 @@ def _parser() -> argparse.ArgumentParser:
                                                                    "environment_readings (default: sensor_readings)")
     publish.add_argument("--out", default="iot_demo", help="the demo output folder (default: ./iot_demo)")
     _kafka_arguments(publish)
+    pipe = sub.add_parser("pipeline", help="run a seed's reference consumer of a Kafka feed (dbx_iot_gen.pipelines)")
+    pipe.add_argument("name", choices=PIPELINES, help="temperature-windows (seed 002: 15-minute windows into "
+                      "PostgreSQL), plant-windows (seed 003: 10-second windows into Delta or a topic), "
+                      "message-log (seed 002's log consumer: every message into Delta)")
+    _kafka_arguments(pipe)
+    pipe.add_argument("--out", default="iot_pipeline",
+                      help="folder of the checkpoint and the Delta output (default: ./iot_pipeline)")
+    pipe.add_argument("--postgres-url", default=None, metavar="URL",
+                      help="temperature-windows: postgresql://USER[:PASSWORD]@HOST:PORT/DATABASE")
+    pipe.add_argument("--postgres-table", default="temperature_15_minutes",
+                      help="temperature-windows: the table (default: temperature_15_minutes)")
+    pipe.add_argument("--output-topic", default=None, help="plant-windows: write the windows to this topic, not Delta")
+    pipe.add_argument("--duration", type=_positive_float, default=None,
+                      help="seconds to run, then stop (default: process what the topic holds, then stop)")
     queries = sub.add_parser("queries", help="run the demo and gold queries on a demo output")
     queries.add_argument("--out", default="iot_demo", help="the demo output folder (default: ./iot_demo)")
-    for command in (demo, feed, publish, queries):
+    for command in (demo, feed, publish, pipe, queries):
         command.add_argument("--verbose", action="store_true",
                              help="show Spark's own output (else a local Spark's goes to a log file)")
     sub.add_parser("tables", help="list the tables and their columns")
@@ -144,7 +159,8 @@ def config_from_args(args: argparse.Namespace) -> IoTConfig:
 # the library's errors name its parameters; this command line's flags for them
 FLAGS = {"out_dir": "--out", "table": "--table", "mode": "--mode", "rows_per_second": "--rows-per-second",
          "fmt": "--sink", "bootstrap_servers": "--bootstrap-servers", "topic": "--topic", "speedup": "--speedup",
-         "catalog": "--catalog", "schema": "--schema", "volume": "--volume"}
+         "catalog": "--catalog", "schema": "--schema", "volume": "--volume", "postgres_url": "--postgres-url",
+         "postgres_table": "--postgres-table"}
 
 
 def error_message(exc: DbxIotGenError) -> str:
@@ -313,6 +329,61 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pipeline(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from dbx_iot_gen.kafka import KafkaSink, kafka_package
+
+    source = kafka_sink(args)
+    target = None
+    if args.name == "temperature-windows":
+        if not args.postgres_url:
+            raise InvalidConfigError("--postgres-url", "temperature-windows writes to PostgreSQL: give "
+                                                       "--postgres-url postgresql://USER@HOST:PORT/DATABASE")
+        if importlib.util.find_spec("psycopg") is None:
+            raise DbxIotGenError("temperature-windows upserts with psycopg, which is not installed: "
+                                 "pip install 'dbx-iot-gen[postgres]'")
+        from dbx_iot_gen.pipelines import PostgresTarget
+
+        target = PostgresTarget(args.postgres_url, args.postgres_table)
+    output = KafkaSink(args.bootstrap_servers, args.output_topic) if args.output_topic else None
+    out = Path(args.out).expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise InvalidConfigError("--out", f"{out} is a file; give a folder")
+    source.check_reachable()
+    if target is not None:
+        target.connect().close()
+    _need_spark()
+    from dbx_iot_gen import pipelines
+
+    print(f"{PROG} pipeline {args.name}: topic {source.topic} at {source.bootstrap_servers}", flush=True)
+    import pyspark
+
+    from dbx_iot_gen.spark import get_spark, spark_log_path
+
+    packages = [kafka_package(pyspark.__version__)] + ([pipelines.POSTGRES_JDBC] if target else [])
+    spark = get_spark(log=None if args.verbose else spark_log_path(), packages=packages)
+    once = args.duration is None
+    if target is not None:
+        query = pipelines.start_temperature_windows(spark, source, target, str(out / "_checkpoint"), available_now=once)
+        where = f"PostgreSQL table {target.table}"
+    elif args.name == "plant-windows":
+        query = pipelines.start_plant_windows(spark, source, str(out), output=output, available_now=once)
+        where = f"topic {output.topic}" if output else f"{out / 'plant_windows'}"
+    else:
+        query = pipelines.start_message_log(spark, source, str(out), available_now=once)
+        where = f"{out / 'messages'}"
+    try:
+        query.awaitTermination(args.duration)
+    finally:
+        query.stop()
+    if query.exception() is not None:
+        raise query.exception()
+    rows = sum(_input_rows(p) for p in query.recentProgress)
+    print(f"stopped: {rows:,} records read, written to {where}; run again to go on from the checkpoint")
+    return 0
+
+
 def _queries(args: argparse.Namespace) -> int:
     from dbx_iot_gen.queries import QUERIES, demo_output, query, register_demo_tables
 
@@ -353,6 +424,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _stream(args)
         if args.command == "publish":
             return _publish(args)
+        if args.command == "pipeline":
+            return _pipeline(args)
         if args.command == "queries":
             return _queries(args)
         return _tables()

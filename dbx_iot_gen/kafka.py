@@ -1,11 +1,12 @@
 """Feeds into Kafka: the rows of a table as Kafka records, written by Spark's Kafka sink.
 
 A record per row: the **key** is the row's natural key (``device_id`` of a reading, ``address``
-of a plant sensor, the MAC of a Ruuvi tag), so one device's rows land in one partition; the **value** is the row as JSON in the landing format (the same text as a landing
-folder's lines, nulls included); the **headers** are ``table`` and ``event_time`` (the row's
-event time in the landing format). Spark's Kafka sink (Spark 3.5 to 4.2) sets no record timestamp
-of the writer's choosing: the record's timestamp is when it was produced, and event time is in the
-value and the ``event_time`` header.
+of a plant sensor, the MAC of a Ruuvi tag), so one device's rows land in one partition; the
+**value** is the row as JSON in the landing format (the same text as a landing folder's lines,
+nulls included); the **headers** are ``table`` and ``event_time`` (the row's event time in the
+landing format). Spark's Kafka sink (Spark 3.5 to 4.2) sets no record timestamp of the writer's
+choosing: the record's timestamp is when it was produced, and event time is in the value and the
+``event_time`` header.
 
 Delivery is at-least-once: a micro-batch that fails half-way is written again when the feed
 restarts from its checkpoint, so a consumer may see a record twice. Deduplicate on the table's key
