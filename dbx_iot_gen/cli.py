@@ -196,16 +196,17 @@ def _need_spark() -> None:
                              "pip install 'dbx-iot-gen[local]' (pyspark, delta-spark, dbldatagen)")
 
 
-def _spark(args: argparse.Namespace, *, kafka: bool = False) -> SparkSession:
+def _spark(args: argparse.Namespace, *, kafka: bool = False, packages: Sequence[str] = ()) -> SparkSession:
     """The session; a local Spark started here writes its own output to a log file, not the console,
-    unless ``--verbose``. With ``kafka``, a new local session has Spark's Kafka connector."""
+    unless ``--verbose``. With ``kafka``, a new local session has Spark's Kafka connector; with
+    ``packages``, those too."""
     import pyspark
 
     from dbx_iot_gen.kafka import kafka_package
     from dbx_iot_gen.spark import get_spark, spark_log_path
 
-    packages = [kafka_package(pyspark.__version__)] if kafka else []
-    return get_spark(log=None if args.verbose else spark_log_path(), packages=packages)
+    extra = [*([kafka_package(pyspark.__version__)] if kafka else []), *packages]
+    return get_spark(log=None if args.verbose else spark_log_path(), packages=extra)
 
 
 def _spark_failure(exc: BaseException) -> str | None:
@@ -332,46 +333,42 @@ def _publish(args: argparse.Namespace) -> int:
 def _pipeline(args: argparse.Namespace) -> int:
     import importlib.util
 
-    from dbx_iot_gen.kafka import KafkaSink, kafka_package
+    from dbx_iot_gen.kafka import KafkaSink
 
     source = kafka_sink(args)
-    target = None
-    if args.name == "temperature-windows":
-        if not args.postgres_url:
-            raise InvalidConfigError("--postgres-url", "temperature-windows writes to PostgreSQL: give "
-                                                       "--postgres-url postgresql://USER@HOST:PORT/DATABASE")
-        if importlib.util.find_spec("psycopg") is None:
-            raise DbxIotGenError("temperature-windows upserts with psycopg, which is not installed: "
-                                 "pip install 'dbx-iot-gen[postgres]'")
-        from dbx_iot_gen.pipelines import PostgresTarget
-
-        target = PostgresTarget(args.postgres_url, args.postgres_table)
-    output = KafkaSink(args.bootstrap_servers, args.output_topic) if args.output_topic else None
-    out = Path(args.out).expanduser().absolute()
-    if out.exists() and not out.is_dir():
-        raise InvalidConfigError("--out", f"{out} is a file; give a folder")
-    source.check_reachable()
-    if target is not None:
-        target.connect().close()
+    postgres = args.name == "temperature-windows"
+    for flag, value, applies in (("--postgres-url", args.postgres_url, postgres),
+                                 ("--output-topic", args.output_topic, args.name == "plant-windows")):
+        if value and not applies:
+            raise InvalidConfigError(flag, f"does not apply to {args.name}")
+    if postgres and not args.postgres_url:
+        raise InvalidConfigError("--postgres-url", "temperature-windows writes to PostgreSQL: give "
+                                                   "--postgres-url postgresql://USER@HOST:PORT/DATABASE")
+    try:
+        output = KafkaSink(args.bootstrap_servers, args.output_topic) if args.output_topic else None
+    except InvalidConfigError as e:
+        raise InvalidConfigError("--output-topic", e.message) from None
     _need_spark()
+    if postgres and importlib.util.find_spec("psycopg") is None:
+        raise DbxIotGenError("temperature-windows upserts with psycopg, which is not installed: "
+                             "pip install 'dbx-iot-gen[postgres]'")
     from dbx_iot_gen import pipelines
 
-    print(f"{PROG} pipeline {args.name}: topic {source.topic} at {source.bootstrap_servers}", flush=True)
-    import pyspark
-
-    from dbx_iot_gen.spark import get_spark, spark_log_path
-
-    packages = [kafka_package(pyspark.__version__)] + ([pipelines.POSTGRES_JDBC] if target else [])
-    spark = get_spark(log=None if args.verbose else spark_log_path(), packages=packages)
-    once = args.duration is None
+    target = pipelines.PostgresTarget(args.postgres_url, args.postgres_table) if postgres else None
     if target is not None:
-        query = pipelines.start_temperature_windows(spark, source, target, str(out / "_checkpoint"), available_now=once)
+        target.execute("SELECT 1")  # before Spark starts: a wrong address fails at once
+    print(f"{PROG} pipeline {args.name}: topic {source.topic} at {source.bootstrap_servers}", flush=True)
+    spark = _spark(args, kafka=True, packages=[pipelines.POSTGRES_JDBC] if target else [])
+    once = args.duration is None
+    out = Path(args.out).expanduser().absolute()
+    if target is not None:
+        query = pipelines.start_temperature_windows(spark, source, target, args.out, available_now=once)
         where = f"PostgreSQL table {target.table}"
     elif args.name == "plant-windows":
-        query = pipelines.start_plant_windows(spark, source, str(out), output=output, available_now=once)
+        query = pipelines.start_plant_windows(spark, source, args.out, output=output, available_now=once)
         where = f"topic {output.topic}" if output else f"{out / 'plant_windows'}"
     else:
-        query = pipelines.start_message_log(spark, source, str(out), available_now=once)
+        query = pipelines.start_message_log(spark, source, args.out, available_now=once)
         where = f"{out / 'messages'}"
     try:
         query.awaitTermination(args.duration)
@@ -379,8 +376,9 @@ def _pipeline(args: argparse.Namespace) -> int:
         query.stop()
     if query.exception() is not None:
         raise query.exception()
-    rows = sum(_input_rows(p) for p in query.recentProgress)
-    print(f"stopped: {rows:,} records read, written to {where}; run again to go on from the checkpoint")
+    progress = query.recentProgress
+    read = f"{sum(_input_rows(p) for p in progress):,} records read" if len(progress) < 100 else "done"
+    print(f"stopped: {read}, written to {where}; run again to go on from the checkpoint")
     return 0
 
 

@@ -11,7 +11,7 @@ choosing: the record's timestamp is when it was produced, and event time is in t
 Delivery is at-least-once: a micro-batch that fails half-way is written again when the feed
 restarts from its checkpoint, so a consumer may see a record twice. Deduplicate on the table's key
 (:data:`DEDUP_KEYS`: ``reading_id`` for readings), e.g.
-``df.withWatermark("timestamp", "1 hour").dropDuplicates(["reading_id", "timestamp"])``.
+``df.withWatermark("timestamp", "1 hour").dropDuplicatesWithinWatermark(["reading_id"])``.
 
 Locally the connector comes from Maven Central (:func:`kafka_package`, which :func:`get_spark`
 adds with ``kafka=True``); Databricks runtimes bring their own.
@@ -103,8 +103,9 @@ class KafkaSink:
             raise InvalidConfigError("options", "must map producer setting names to text values")
 
     def identity(self) -> dict[str, Any]:
-        """What a feed's checkpoint was written for: a restart must name the same topic."""
-        return {"sink": "kafka", "topic": self.topic}
+        """What a feed's checkpoint was written for: a restart must name the same brokers and topic
+        (the checkpoint's offsets belong to that topic on that cluster)."""
+        return {"sink": "kafka", "bootstrap_servers": self.bootstrap_servers, "topic": self.topic}
 
     def writer_options(self) -> dict[str, str]:
         """The options of Spark's Kafka sink (``format("kafka")``) for this sink."""
@@ -161,13 +162,13 @@ def kafka_records(df: DataFrame, table: str) -> DataFrame:
 
 def publish(df: DataFrame, table: str, sink: KafkaSink) -> int:
     """Write a batch DataFrame of a table (a demo's Delta table, say) to a topic; returns the
-    number of records written.
+    number of records written. Publishing again writes every row again.
 
     Example:
         rows = spark.read.format("delta").load("iot_demo/delta/plant_sensors")
         publish(rows, "plant_sensors", KafkaSink("127.0.0.1:9092", "plant"))
     """
     sink.check_reachable()
-    records = kafka_records(df, table)
-    records.write.format("kafka").options(**sink.writer_options()).save()
-    return df.count()
+    rows = df.count()
+    kafka_records(df, table).write.format("kafka").options(**sink.writer_options()).save()
+    return rows

@@ -21,15 +21,17 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from dbx_iot_gen.errors import InvalidConfigError, OutputError
 from dbx_iot_gen.kafka import KafkaSink
 from dbx_iot_gen.output import JSON_TIMESTAMP_FORMAT
 from dbx_iot_gen.schemas import TABLES
+from dbx_iot_gen.stream import StreamLayout
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -40,7 +42,8 @@ __all__ = ["POSTGRES_JDBC", "PostgresTarget", "feed_rows", "plant_windows", "sta
 
 # PostgreSQL's JDBC driver, for a local session (get_spark(packages=[...]))
 POSTGRES_JDBC = "org.postgresql:postgresql:42.7.8"
-_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+# a table name, short enough for its staging table's name (PostgreSQL cuts names at 63 characters)
+_NAME = re.compile(r"[a-z_][a-z0-9_]{0,54}")
 
 
 def feed_rows(spark: SparkSession, table: str, source: KafkaSink, *, starting_offsets: str = "earliest",
@@ -55,14 +58,19 @@ def feed_rows(spark: SparkSession, table: str, source: KafkaSink, *, starting_of
 
     if table not in TABLES or not TABLES[table].streams:
         raise InvalidConfigError("table", f"must be a feed's table, got {table!r}")
-    reader = (spark.readStream.format("kafka").option("kafka.bootstrap.servers", source.bootstrap_servers)
-              .option("subscribe", source.topic).option("startingOffsets", starting_offsets)
-              .option("failOnDataLoss", "false"))
+    reader = _kafka_reader(spark, source, starting_offsets)
     if max_records_per_batch is not None:
         reader = reader.option("maxOffsetsPerTrigger", str(max_records_per_batch))
     schema = ", ".join(f"`{c.name}` {c.type}" for c in TABLES[table].columns)
     parsed = F.from_json(F.col("value").cast("string"), schema, {"timestampFormat": JSON_TIMESTAMP_FORMAT})
     return reader.load().select(parsed.alias("row")).select("row.*")
+
+
+def _kafka_reader(spark: SparkSession, source: KafkaSink, starting_offsets: str = "earliest") -> Any:
+    # a record deleted before it was read (retention, a broker that lost its data) fails the query
+    # (Spark's default, failOnDataLoss): no silent gap
+    return (spark.readStream.format("kafka").option("kafka.bootstrap.servers", source.bootstrap_servers)
+            .option("subscribe", source.topic).option("startingOffsets", starting_offsets))
 
 
 def temperature_windows(readings: DataFrame, watermark: str = "15 minutes") -> DataFrame:
@@ -129,66 +137,105 @@ class PostgresTarget:
         return f"jdbc:postgresql://{parts.hostname}:{parts.port or 5432}{parts.path}"
 
     @property
+    def staging(self) -> str:
+        """The table each micro-batch's windows land in before the upsert (the pipeline's own)."""
+        return f"{self.table}_staging"
+
+    @property
     def properties(self) -> dict[str, str]:
         parts = urlsplit(self.url)
-        props = {"user": parts.username or "postgres", "driver": "org.postgresql.Driver", "connectTimeout": "10"}
+        props = {"user": unquote(parts.username or "postgres"), "driver": "org.postgresql.Driver",
+                 "connectTimeout": "10"}
         if parts.password:
-            props["password"] = parts.password
+            props["password"] = unquote(parts.password)
         return props
 
-    def connect(self) -> Any:
-        """A psycopg connection (autocommit), or :class:`OutputError` naming ``postgres_url``."""
+    def execute(self, *statements: Any) -> None:
+        """Run statements in one connection, or raise :class:`OutputError` naming ``postgres_url``
+        with the database's first line (cannot connect, no permission, read-only...)."""
         import psycopg
 
         try:
-            return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
-        except psycopg.OperationalError as e:
+            with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+                for statement in statements:
+                    conn.execute(statement)
+        except psycopg.Error as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise OutputError("postgres_url", f"cannot connect to PostgreSQL: {first}") from None
+            raise OutputError("postgres_url", f"PostgreSQL refused: {first}") from None
 
 
-def _create_target(target: PostgresTarget) -> None:
-    with target.connect() as conn:
-        conn.execute(f"""CREATE TABLE IF NOT EXISTS {target.table} (
-            sensor_id BIGINT NOT NULL, window_start TIMESTAMP NOT NULL, window_end TIMESTAMP NOT NULL,
-            avg_temperature NUMERIC(5, 2), min_temperature NUMERIC(5, 2), max_temperature NUMERIC(5, 2),
-            PRIMARY KEY (sensor_id, window_start))""")
+_COLUMNS = ("sensor_id", "window_start", "window_end", "avg_temperature", "min_temperature", "max_temperature")
+
+
+def _create_tables(target: PostgresTarget) -> None:
+    from psycopg import sql
+
+    # TIMESTAMPTZ: the JDBC driver sends an instant, whatever the JVM's time zone
+    columns = sql.SQL("""sensor_id BIGINT NOT NULL, window_start TIMESTAMPTZ NOT NULL,
+        window_end TIMESTAMPTZ NOT NULL, avg_temperature NUMERIC(5, 2), min_temperature NUMERIC(5, 2),
+        max_temperature NUMERIC(5, 2)""")
+    target.execute(
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY (sensor_id, window_start))").format(
+            sql.Identifier(target.table), columns),
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(sql.Identifier(target.staging), columns))
 
 
 def _upsert(target: PostgresTarget) -> Any:
-    staging = f"{target.table}_batch"
-    columns = "sensor_id, window_start, window_end, avg_temperature, min_temperature, max_temperature"
-    update = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns.split(", ")[2:])
+    from psycopg import sql
+
+    names = sql.SQL(", ").join(map(sql.Identifier, _COLUMNS))
+    upsert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT (sensor_id, window_start) "
+                     "DO UPDATE SET {}").format(
+        sql.Identifier(target.table), names, names, sql.Identifier(target.staging),
+        sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in _COLUMNS[2:]))
+    truncate = sql.SQL("TRUNCATE {}").format(sql.Identifier(target.staging))
 
     def write(batch: DataFrame, batch_id: int) -> None:
-        # the micro-batch's windows into a staging table, then one upsert: a window a replay (or a
-        # later batch) brings again replaces its row, it is never added twice
-        batch.write.jdbc(target.jdbc_url, staging, mode="overwrite", properties=target.properties)
-        with target.connect() as conn:
-            conn.execute(f"INSERT INTO {target.table} ({columns}) SELECT {columns} FROM {staging} "
-                         f"ON CONFLICT (sensor_id, window_start) DO UPDATE SET {update}")
+        # the micro-batch's windows into the staging table, then one upsert: a window a replay (or
+        # a later batch) brings again replaces its row, it is never added twice
+        target.execute(truncate)
+        batch.write.jdbc(target.jdbc_url, target.staging, mode="append", properties=target.properties)
+        target.execute(upsert)
 
     return write
 
 
-def start_temperature_windows(spark: SparkSession, source: KafkaSink, target: PostgresTarget, checkpoint: str, *,
+def _claim(out_dir: str, pipeline: str, source: KafkaSink, target: dict[str, Any]) -> Callable[[], str]:
+    """Check that ``out_dir`` is new, empty or this very pipeline's (else :class:`OutputError`:
+    another pipeline's offsets would silently skip records); returns what marks it as this
+    pipeline's and gives the checkpoint's path, to call once the servers have answered."""
+    layout = StreamLayout(out_dir)
+    identity = {"pipeline": pipeline, "source": source.identity(), "target": target}
+    layout.check(identity)
+
+    def claim() -> str:
+        layout.claim(identity)
+        return layout.checkpoint
+
+    return claim
+
+
+def start_temperature_windows(spark: SparkSession, source: KafkaSink, target: PostgresTarget, out_dir: str, *,
                               watermark: str = "15 minutes", available_now: bool = False,
                               max_records_per_batch: int | None = None) -> StreamingQuery:
-    """Seed 002: a readings topic into 15-minute temperature windows upserted into PostgreSQL.
+    """Seed 002: a readings topic into 15-minute temperature windows upserted into PostgreSQL,
+    the checkpoint in ``out_dir/_checkpoint``.
 
-    The target table (created when missing) has the gold query's columns and the primary key
+    The target table (created when missing, with a staging table ``<table>_staging`` beside it)
+    has the gold query's columns (times as ``TIMESTAMPTZ``) and the primary key
     ``(sensor_id, window_start)``. A window's row is final once the watermark has passed its end.
 
     Example:
         q = start_temperature_windows(spark, KafkaSink("127.0.0.1:9092", "readings"),
-                                      PostgresTarget("postgresql://postgres@127.0.0.1:5432/postgres"), "/tmp/ck")
+                                      PostgresTarget("postgresql://postgres@127.0.0.1:5432/postgres"), "/tmp/p")
     """
+    claim = _claim(out_dir, "temperature-windows", source, {"postgres": target.jdbc_url, "table": target.table})
     source.check_reachable()
-    _create_target(target)
+    _create_tables(target)
     windows = temperature_windows(feed_rows(spark, "sensor_readings", source,
                                             max_records_per_batch=max_records_per_batch), watermark)
     writer = (windows.writeStream.queryName("dbx_iot_gen_temperature_windows").outputMode("update")
-              .foreachBatch(_upsert(target)).option("checkpointLocation", checkpoint))
+              .foreachBatch(_upsert(target)).option("checkpointLocation", claim()))
     return _trigger(writer, available_now).start()
 
 
@@ -204,19 +251,17 @@ def start_plant_windows(spark: SparkSession, source: KafkaSink, out_dir: str, *,
     """
     from pyspark.sql import functions as F
 
+    claim = _claim(out_dir, "plant-windows", source, output.identity() if output else {"delta": "plant_windows"})
     source.check_reachable()
     if output is not None:
         output.check_reachable()
     root = Path(out_dir).expanduser().absolute()
-    if root.exists() and not root.is_dir():
-        raise OutputError("out_dir", f"{root} is a file; give a folder")
     windows = plant_windows(feed_rows(spark, "plant_sensors", source, max_records_per_batch=max_records_per_batch),
                             watermark)
     writer = (windows.writeStream if output is None else windows.select(
         F.col("address").alias("key"),
         F.to_json(F.struct(*windows.columns), {"timestampFormat": JSON_TIMESTAMP_FORMAT}).alias("value")).writeStream)
-    writer = writer.queryName("dbx_iot_gen_plant_windows").outputMode("append").option(
-        "checkpointLocation", str(root / "_checkpoint"))
+    writer = writer.queryName("dbx_iot_gen_plant_windows").outputMode("append").option("checkpointLocation", claim())
     writer = writer.format("delta") if output is None else writer.format("kafka").options(**output.writer_options())
     writer = _trigger(writer, available_now)
     return writer.start(str(root / "plant_windows")) if output is None else writer.start()
@@ -230,14 +275,14 @@ def start_message_log(spark: SparkSession, source: KafkaSink, out_dir: str, *,
     Example:
         q = start_message_log(spark, KafkaSink("127.0.0.1:9092", "readings"), "/tmp/log")
     """
+    claim = _claim(out_dir, "message-log", source, {"delta": "messages"})
     source.check_reachable()
     root = Path(out_dir).expanduser().absolute()
-    records = (spark.readStream.format("kafka").option("kafka.bootstrap.servers", source.bootstrap_servers)
-               .option("subscribe", source.topic).option("startingOffsets", "earliest").load()
+    records = (_kafka_reader(spark, source).load()
                .selectExpr("topic", "partition", "offset", "timestamp", "CAST(key AS STRING) AS key",
                            "CAST(value AS STRING) AS value"))
     writer = (records.writeStream.queryName("dbx_iot_gen_message_log").format("delta")
-              .option("checkpointLocation", str(root / "_checkpoint")))
+              .option("checkpointLocation", claim()))
     return _trigger(writer, available_now).start(str(root / "messages"))
 
 

@@ -7,6 +7,7 @@ import io
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyspark
@@ -18,8 +19,10 @@ from dbx_iot_gen import IoTConfig
 from dbx_iot_gen.cli import main
 from dbx_iot_gen.config import ANOMALY_TYPES
 from dbx_iot_gen.kafka import kafka_package
+from dbx_iot_gen.pipelines import POSTGRES_JDBC
 from dbx_iot_gen.spark import get_spark
 from tests import connect_workload
+from tests.servers import LocalKafka
 
 # The tests run in two processes (pytest-xdist, ``-n 2`` in pyproject.toml), each module's tests
 # in one of them. The Spark Connect workload (tests/connect_workload.py) runs in a third, started
@@ -74,13 +77,17 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 CONNECT_RUNS: list = []
 
 
-# the sink tests' connectors, beside Delta: Spark's Kafka connector and PostgreSQL's JDBC driver
-POSTGRES_JDBC = "org.postgresql:postgresql:42.7.8"
-
-
 @pytest.fixture(scope="session")
 def spark() -> SparkSession:
+    # beside Delta, the sink tests' connectors: Spark's Kafka connector, PostgreSQL's JDBC driver
     return get_spark("dbx-iot-gen-tests", packages=[kafka_package(pyspark.__version__), POSTGRES_JDBC])
+
+
+@pytest.fixture(scope="module")
+def kafka() -> Iterator[LocalKafka]:
+    """A Kafka broker on loopback for the module's tests (tests/servers.py)."""
+    with LocalKafka() as broker:
+        yield broker
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import glob
 import os
 import shutil
@@ -45,6 +46,17 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = Non
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
+def install() -> None:
+    """Fetch Kafka's jars once (``servers/install.sh``), one process at a time (xdist workers)."""
+    if (KAFKA_LIB / ".complete").is_file():
+        return
+    KAFKA_LIB.parent.mkdir(parents=True, exist_ok=True)
+    with open(KAFKA_LIB.parent / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (KAFKA_LIB / ".complete").is_file():
+            subprocess.run(["bash", str(ROOT / "servers" / "install.sh")], check=True)
+
+
 class LocalKafka:
     """A one-node Kafka broker in KRaft mode on ``127.0.0.1:port``.
 
@@ -54,8 +66,7 @@ class LocalKafka:
     """
 
     def __init__(self, port: int | None = None) -> None:
-        if not (KAFKA_LIB / ".complete").is_file():
-            subprocess.run(["bash", str(ROOT / "servers" / "install.sh")], check=True)
+        install()
         self.port = port or free_port()
         self.controller_port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="dbx_iot_gen_kafka_"))
@@ -108,7 +119,11 @@ class LocalKafka:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> LocalKafka:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -164,17 +179,55 @@ class LocalPostgres:
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> LocalPostgres:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def consume(bootstrap: str, topic: str, timeout: float = 30.0) -> list[dict]:
+    """Every record of a topic, from the start, read with confluent-kafka (not Spark): key, value
+    (text), headers, partition, offset."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex,
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    try:
+        meta = consumer.list_topics(topic, timeout=timeout)
+        parts = [TopicPartition(topic, p) for p in meta.topics[topic].partitions]
+        ends = {p.partition: consumer.get_watermark_offsets(p, timeout=timeout)[1] for p in parts}
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        records, seen = [], dict.fromkeys(ends, 0)
+        deadline = time.monotonic() + timeout
+        while any(seen[p] < ends[p] for p in ends) and time.monotonic() < deadline:
+            msg = consumer.poll(1.0)
+            if msg is None or msg.error():
+                continue
+            seen[msg.partition()] = msg.offset() + 1
+            records.append({"key": msg.key().decode(), "value": msg.value().decode(),
+                            "headers": {k: v.decode() for k, v in (msg.headers() or [])},
+                            "partition": msg.partition(), "offset": msg.offset()})
+        assert all(seen[p] >= ends[p] for p in ends), (seen, ends)
+        return records
+    finally:
+        consumer.close()
+
+
+def committed_batches(checkpoint: Path) -> list[int]:
+    """The micro-batches a streaming query's checkpoint has committed."""
+    return sorted(int(p.name) for p in (checkpoint / "commits").iterdir() if p.name.isdigit())
 
 
 def main(argv: list[str]) -> int:  # pragma: no cover - by hand
