@@ -195,7 +195,7 @@ def test_cli_stream_stops_only_after_its_first_micro_batch(monkeypatch, tmp_path
 
     query = _SlowFirstBatch(batch_seconds=2.5)
     monkeypatch.setattr(stream, "start_stream", lambda *a, **k: query)
-    monkeypatch.setattr("dbx_iot_gen.cli._spark", lambda args: None)
+    monkeypatch.setattr("dbx_iot_gen.cli._spark", lambda args, **kw: None)
     assert main(["stream", "--table", "plant_sensors", "--scale", "tiny", "--duration", "0.5",
                  "--out", str(tmp_path / "feed")]) == 0
     assert query.stopped_at is not None and query.stopped_at >= query.done_at
