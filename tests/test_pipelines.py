@@ -26,11 +26,11 @@ TEMPERATURE_15_MINUTES = """
            CAST(AVG(metric_value) AS DECIMAL(5, 2)) AS avg_temperature,
            CAST(MIN(metric_value) AS DECIMAL(5, 2)) AS min_temperature,
            CAST(MAX(metric_value) AS DECIMAL(5, 2)) AS max_temperature
-    FROM rows WHERE metric_name = 'temperature' AND metric_value BETWEEN -40 AND 60
+    FROM {rows} WHERE metric_name = 'temperature' AND metric_value BETWEEN -40 AND 60
     GROUP BY device_id, window(timestamp, '15 minutes')"""
 PLANT_10_SECONDS = """
     SELECT address, window.end AS time, COUNT(*) AS count, MIN(value) AS min, MAX(value) AS max, AVG(value) AS mean
-    FROM rows WHERE value IS NOT NULL GROUP BY address, window(timestamp, '10 seconds')"""
+    FROM {rows} WHERE value IS NOT NULL GROUP BY address, window(timestamp, '10 seconds')"""
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +70,8 @@ def test_seed_002_readings_into_15_minute_windows_in_postgres(spark, demo, kafka
     assert len(committed_batches(out / "_checkpoint")) >= 3  # windows spanning micro-batches: upserted again
 
     # the gold query on the same rows, each reading once (its duplicate copy dropped)
-    demo.delta("sensor_readings").dropDuplicates(["reading_id"]).createOrReplaceTempView("rows")
-    expected = spark.sql(TEMPERATURE_15_MINUTES)
+    # (the rows as a DataFrame argument of the query: no temporary view left in the session)
+    expected = spark.sql(TEMPERATURE_15_MINUTES, rows=demo.delta("sensor_readings").dropDuplicates(["reading_id"]))
     got = _postgres_rows(spark, postgres, "temperature_windows")
     # a reset clock's readings (1970) are 56 years behind the watermark: dropped as late after the
     # first micro-batch; every window of the feed's own time is exact
@@ -116,11 +116,10 @@ def test_seed_003_plant_events_into_10_second_windows(spark, demo, kafka, tmp_pa
     assert query.exception() is None, query.exception()
     got = spark.read.format("delta").load(str(tmp_path / "delta" / "plant_windows"))
 
-    demo.delta("plant_sensors").createOrReplaceTempView("rows")
     last = demo.delta("plant_sensors").agg(F.max("timestamp")).first()[0]
     # append mode writes a window once it has closed: its end at or before the last watermark
     closed = F.col("time") <= F.lit(last) - F.expr("INTERVAL 10 SECONDS")
-    expected = spark.sql(PLANT_10_SECONDS).where(closed)
+    expected = spark.sql(PLANT_10_SECONDS, rows=demo.delta("plant_sensors")).where(closed)
     assert expected.count() > 1000
     # count, min and max exact; the mean to 1e-9 (a window summed across micro-batches adds in
     # another order)
