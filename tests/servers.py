@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Self
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_LIB = ROOT / "servers" / "lib" / "kafka"
@@ -57,7 +58,34 @@ def install() -> None:
             subprocess.run(["bash", str(ROOT / "servers" / "install.sh")], check=True)
 
 
-class LocalKafka:
+class _Server:
+    """A server in its own temporary folder (``self.dir``): ``with`` starts it, and stops it and
+    removes the folder afterwards, also when it failed to start."""
+
+    dir: Path
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LocalKafka(_Server):
     """A one-node Kafka broker in KRaft mode on ``127.0.0.1:port``.
 
     Example:
@@ -114,20 +142,6 @@ class LocalKafka:
                 self.proc.wait()
         self.proc = None
 
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> LocalKafka:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def _postgres_bin() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
@@ -136,7 +150,7 @@ def _postgres_bin() -> Path:
     return Path(found[-1]).parent
 
 
-class LocalPostgres:
+class LocalPostgres(_Server):
     """A PostgreSQL cluster on ``127.0.0.1:port``, trust authentication, user ``postgres``,
     database ``postgres``. As root, the server runs as the ``postgres`` user (it refuses root).
 
@@ -181,20 +195,6 @@ class LocalPostgres:
         if (self.data / "postmaster.pid").exists():
             with contextlib.suppress(subprocess.CalledProcessError):
                 self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> LocalPostgres:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def consume(bootstrap: str, topic: str, timeout: float = 30.0) -> list[dict]:
