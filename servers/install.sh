@@ -5,12 +5,13 @@
 # Debian's packages when it is missing (needs root).
 set -euo pipefail
 cd "$(dirname "$0")"
-if [ ! -f lib/kafka/.complete ]; then
+stamp=$(sha1sum pom.xml | cut -c1-40)  # a changed pom.xml fetches again
+if [ "$(cat lib/kafka/.complete 2>/dev/null)" != "$stamp" ]; then
   rm -rf lib/kafka
   mvn -q -B -Dmaven.repo.local="$PWD/lib/m2" dependency:copy-dependencies \
     -DincludeScope=runtime -DoutputDirectory="$PWD/lib/kafka"
   rm -rf lib/m2
-  touch lib/kafka/.complete
+  echo "$stamp" > lib/kafka/.complete
 fi
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   apt-get update -q >/dev/null && apt-get install -y -q postgresql-15 >/dev/null

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import fcntl
 import glob
+import hashlib
 import os
 import shutil
 import signal
@@ -47,14 +48,20 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = Non
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
+def _installed() -> bool:
+    marker = KAFKA_LIB / ".complete"  # install.sh writes the SHA-1 of the pom.xml it fetched
+    stamp = hashlib.sha1((ROOT / "servers" / "pom.xml").read_bytes()).hexdigest()
+    return marker.is_file() and marker.read_text().strip() == stamp
+
+
 def install() -> None:
     """Fetch Kafka's jars once (``servers/install.sh``), one process at a time (xdist workers)."""
-    if (KAFKA_LIB / ".complete").is_file():
+    if _installed():
         return
     KAFKA_LIB.parent.mkdir(parents=True, exist_ok=True)
     with open(KAFKA_LIB.parent / ".install.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (KAFKA_LIB / ".complete").is_file():
+        if not _installed():
             subprocess.run(["bash", str(ROOT / "servers" / "install.sh")], check=True)
 
 
@@ -106,7 +113,8 @@ class LocalKafka(_Server):
         return f"127.0.0.1:{self.port}"
 
     def _java(self, *args: str) -> list[str]:
-        return ["java", "-Xmx384m", "-Dlog4j2.level=WARN", "-cp", f"{KAFKA_LIB}/*", *args]
+        return ["java", "-Xmx384m", f"-Dlog4j2.configurationFile={ROOT / 'servers' / 'log4j2.properties'}",
+                f"-Dkafka.log.file={self.log}", "-cp", f"{KAFKA_LIB}/*", *args]
 
     def start(self) -> LocalKafka:
         props = self.dir / "server.properties"
@@ -129,7 +137,23 @@ class LocalKafka(_Server):
             self.proc = subprocess.Popen(self._java("kafka.Kafka", str(props)), stdout=log, stderr=log,
                                          start_new_session=True)
         wait_for_port(self.port, 60, self.proc, self.log)
+        self._wait_ready(60)
         return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        """Wait until the broker takes a record from an idempotent producer (as Spark's is). A new
+        broker listens before it can: it answers "coordinator load in progress" to the producer-id
+        request for a while, and under load the first writes stalled past the producer's timeout."""
+        from confluent_kafka import Producer
+
+        delivered: list = []
+        producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True,
+                             "log_level": 3, "message.timeout.ms": int(timeout * 1000)})
+        producer.produce("_ready", b"1", on_delivery=lambda err, msg: delivered.append(err))
+        producer.flush(timeout)
+        if delivered != [None]:
+            log = self.log.read_text()[-2000:]
+            raise TimeoutError(f"the broker took no record in {timeout} s ({delivered}): {log}")
 
     def stop(self) -> None:
         """Stop the broker (its data stays: :meth:`start` again continues it)."""

@@ -9,6 +9,7 @@ import io
 import json
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
@@ -41,16 +42,21 @@ def _batch_rows(spark, config, table: str, ids: int):
     return spec.build().where(F.col("id") < ids).drop("id")
 
 
-def _run(query, batches: int, timeout: float = 90.0) -> int:
-    """Let a query write at least ``batches`` micro-batches with rows; stop it; return how many it
-    committed."""
+def _commits(checkpoint: Path) -> int:
+    return len(committed_batches(checkpoint)) if (checkpoint / "commits").is_dir() else 0
+
+
+def _run(query, checkpoint: Path, batches: int, timeout: float = 240.0) -> int:
+    """Let a query commit ``batches`` more micro-batches (counted in its checkpoint, as the
+    assertions count them); stop it; return how many the checkpoint holds. The timeout is
+    generous: the suite's other worker keeps the two cores busy."""
+    before = _commits(checkpoint)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and query.isActive:
-        if len([p for p in query.recentProgress if p.get("numInputRows")]) >= batches:
-            break
+    while time.monotonic() < deadline and query.isActive and _commits(checkpoint) - before < batches:
         time.sleep(0.5)
     query.stop()
-    return len([p for p in query.recentProgress if p.get("numInputRows")])
+    assert query.exception() is None, query.exception()
+    return _commits(checkpoint)
 
 
 def assert_a_prefix_of_the_feed(spark, config, table: str, records: list[dict], rate: int, committed: int) -> None:
@@ -68,8 +74,8 @@ def test_a_feed_into_kafka_goes_on_after_a_restart_with_no_gap(spark, tiny, kafk
     table, rate, topic = "sensor_readings", 300, _topic()
     sink = KafkaSink(kafka.bootstrap, topic)
     for _ in range(2):
-        _run(start_stream(spark, tiny, table, str(tmp_path), rows_per_second=rate, sink=sink), batches=2)
-    committed = len(committed_batches(tmp_path / "_checkpoint"))
+        committed = _run(start_stream(spark, tiny, table, str(tmp_path), rows_per_second=rate, sink=sink),
+                         tmp_path / "_checkpoint", batches=2)
     assert committed >= 4
     records = consume(kafka.bootstrap, topic)
     # at-least-once: every committed micro-batch is there; a batch cut short may be written twice
@@ -151,7 +157,8 @@ def test_wrong_kafka_arguments_end_with_one_message(tmp_path, capsys, args, mess
 
 def test_a_restart_must_name_the_same_topic(spark, tiny, kafka, tmp_path):
     sink = KafkaSink(kafka.bootstrap, _topic())
-    _run(start_stream(spark, tiny, "plant_sensors", str(tmp_path), rows_per_second=50, sink=sink), batches=1)
+    _run(start_stream(spark, tiny, "plant_sensors", str(tmp_path), rows_per_second=50, sink=sink),
+         tmp_path / "_checkpoint", batches=1)
     with pytest.raises(OutputError, match="holds another feed"):
         start_stream(spark, tiny, "plant_sensors", str(tmp_path), rows_per_second=50,
                      sink=KafkaSink(kafka.bootstrap, "another"))
@@ -183,6 +190,6 @@ def test_a_broker_restarted_mid_feed_loses_no_row(spark, tiny, kafka, tmp_path):
     finally:
         query.stop()
     assert query.exception() is None and len(went_on) >= 2, query.exception()
-    _run(start_stream(spark, tiny, table, str(tmp_path), rows_per_second=rate, sink=sink), batches=1)
-    committed = len(committed_batches(tmp_path / "_checkpoint"))
+    committed = _run(start_stream(spark, tiny, table, str(tmp_path), rows_per_second=rate, sink=sink),
+                     tmp_path / "_checkpoint", batches=1)
     assert_a_prefix_of_the_feed(spark, tiny, table, consume(kafka.bootstrap, topic), rate, committed)
