@@ -252,7 +252,9 @@ def consume(bootstrap: str, topic: str, timeout: float = 30.0) -> list[dict]:
 
 
 def committed_batches(checkpoint: Path) -> list[int]:
-    """The micro-batches a streaming query's checkpoint has committed."""
+    """The micro-batches a streaming query's checkpoint has committed (none before its first)."""
+    if not (checkpoint / "commits").is_dir():
+        return []
     return sorted(int(p.name) for p in (checkpoint / "commits").iterdir() if p.name.isdigit())
 
 

@@ -42,21 +42,17 @@ def _batch_rows(spark, config, table: str, ids: int):
     return spec.build().where(F.col("id") < ids).drop("id")
 
 
-def _commits(checkpoint: Path) -> int:
-    return len(committed_batches(checkpoint)) if (checkpoint / "commits").is_dir() else 0
-
-
 def _run(query, checkpoint: Path, batches: int, timeout: float = 240.0) -> int:
     """Let a query commit ``batches`` more micro-batches (counted in its checkpoint, as the
     assertions count them); stop it; return how many the checkpoint holds. The timeout is
     generous: the suite's other worker keeps the two cores busy."""
-    before = _commits(checkpoint)
+    before = len(committed_batches(checkpoint))
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and query.isActive and _commits(checkpoint) - before < batches:
+    while time.monotonic() < deadline and query.isActive and len(committed_batches(checkpoint)) - before < batches:
         time.sleep(0.5)
     query.stop()
     assert query.exception() is None, query.exception()
-    return _commits(checkpoint)
+    return len(committed_batches(checkpoint))
 
 
 def assert_a_prefix_of_the_feed(spark, config, table: str, records: list[dict], rate: int, committed: int) -> None:
