@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from dbx_iot_gen.kafka import KafkaSink
+    from dbx_iot_gen.questdb import QuestDBSink
 
 __all__ = ["main"]
 
@@ -72,17 +73,22 @@ def _parser() -> argparse.ArgumentParser:
                       help="output folder: the table and the checkpoint (a Kafka feed: the checkpoint) "
                       "(default: ./iot_stream)")
     feed.add_argument("--sink", "--format", dest="sink", default="delta",
-                      help="delta (a Delta table), json (a landing folder) or kafka (a topic: with "
-                      "--bootstrap-servers and --topic) (default: delta)")
+                      help="delta (a Delta table), json (a landing folder), kafka (a topic: with "
+                      "--bootstrap-servers and --topic) or questdb (a table: with --questdb) (default: delta)")
     _kafka_arguments(feed)
+    _questdb_arguments(feed)
     feed.add_argument("--scale", choices=list(SCALES), default=None, help="size preset (default: small)")
     feed.add_argument("--seed", type=_positive_int, default=None, help="seed (default: 42)")
     feed.add_argument("--config", metavar="FILE", default=None, help="JSON file of config fields")
-    publish = sub.add_parser("publish", help="write a demo output's table to a Kafka topic, a record per row")
-    publish.add_argument("--table", default="sensor_readings", help="sensor_readings, plant_sensors or "
-                                                                   "environment_readings (default: sensor_readings)")
+    publish = sub.add_parser("publish", help="write a demo output's table to a Kafka topic (a record per row) "
+                             "or a QuestDB table")
+    publish.add_argument("--table", default="sensor_readings", help="Kafka: sensor_readings, plant_sensors or "
+                         "environment_readings; QuestDB: also telemetry and events (default: sensor_readings)")
     publish.add_argument("--out", default="iot_demo", help="the demo output folder (default: ./iot_demo)")
+    publish.add_argument("--sink", default="kafka", help="kafka (with --bootstrap-servers and --topic) or "
+                         "questdb (with --questdb) (default: kafka)")
     _kafka_arguments(publish)
+    _questdb_arguments(publish)
     pipe = sub.add_parser("pipeline", help="run a seed's reference consumer of a Kafka feed (dbx_iot_gen.pipelines)")
     pipe.add_argument("name", choices=PIPELINES, help="temperature-windows (seed 002: 15-minute windows into "
                       "PostgreSQL), plant-windows (seed 003: 10-second windows into Delta or a topic), "
@@ -112,23 +118,57 @@ def _kafka_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--topic", default=None, help="the Kafka topic (with --sink kafka)")
 
 
+def _questdb_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--questdb", default=None, metavar="HOST:PORT",
+                         help="QuestDB's HTTP address, e.g. 127.0.0.1:9000 (with --sink questdb)")
+    command.add_argument("--questdb-table", default=None,
+                         help="the QuestDB table (default: the table's name; created when missing)")
+    command.add_argument("--questdb-user", default=None,
+                         help="HTTP basic authentication user; the password comes from $QUESTDB_PASSWORD")
+
+
 def kafka_sink(args: argparse.Namespace) -> KafkaSink | None:
-    """The Kafka sink a ``stream`` or ``publish`` command line names, if any."""
+    """The Kafka sink a command line names, if any (``pipeline`` reads from one)."""
+    sink = sink_from_args(args)
+    return sink if sink is None or sink.kind == "kafka" else None  # type: ignore[return-value]
+
+
+def sink_from_args(args: argparse.Namespace, accepted: Sequence[str] = ("delta", "json", "kafka", "questdb")
+                   ) -> KafkaSink | QuestDBSink | None:
+    """The sink a ``stream``, ``publish`` or ``pipeline`` command line names (None: a folder)."""
+    import os
+
     from dbx_iot_gen.kafka import KafkaSink
+    from dbx_iot_gen.questdb import QuestDBSink
 
     sink = getattr(args, "sink", "kafka")
-    if sink not in ("delta", "json", "kafka"):
-        raise InvalidConfigError("--sink", f"must be one of delta, json, kafka, got {sink!r}")
-    wanted = sink == "kafka"
-    given = [f for f, v in (("--bootstrap-servers", args.bootstrap_servers), ("--topic", args.topic)) if v]
-    if not wanted:
-        if given:
-            raise InvalidConfigError(given[0], "is for a Kafka feed: add --sink kafka")
-        return None
-    for flag, value in (("--bootstrap-servers", args.bootstrap_servers), ("--topic", args.topic)):
-        if not value:
-            raise InvalidConfigError(flag, "a Kafka feed needs --bootstrap-servers HOST:PORT and --topic NAME")
-    return KafkaSink(args.bootstrap_servers, args.topic)
+    if sink not in accepted:
+        raise InvalidConfigError("--sink", f"must be one of {', '.join(accepted)}, got {sink!r}")
+    flags = {"kafka": (("--bootstrap-servers", args.bootstrap_servers), ("--topic", args.topic)),
+             "questdb": (("--questdb", getattr(args, "questdb", None)),
+                         ("--questdb-table", getattr(args, "questdb_table", None)),
+                         ("--questdb-user", getattr(args, "questdb_user", None)))}
+    for kind, given in flags.items():
+        named = [flag for flag, value in given if value]
+        if named and sink != kind:
+            raise InvalidConfigError(named[0], f"is for a {'Kafka' if kind == 'kafka' else 'QuestDB'} sink: "
+                                               f"add --sink {kind}")
+    if sink == "kafka":
+        for flag, value in flags["kafka"]:
+            if not value:
+                raise InvalidConfigError(flag, "a Kafka feed needs --bootstrap-servers HOST:PORT and --topic NAME")
+        return KafkaSink(args.bootstrap_servers, args.topic)
+    if sink == "questdb":
+        if not args.questdb:
+            raise InvalidConfigError("--questdb", "a QuestDB sink needs --questdb HOST:PORT (its HTTP port, 9000)")
+        password = os.environ.get("QUESTDB_PASSWORD") if args.questdb_user else None
+        if args.questdb_user and password is None:
+            raise InvalidConfigError("--questdb-user", "needs the password in $QUESTDB_PASSWORD")
+        try:
+            return QuestDBSink(args.questdb, args.questdb_table, args.questdb_user, password)
+        except InvalidConfigError as e:
+            raise InvalidConfigError("--" + e.field.replace("_", "-"), e.message) from None
+    return None
 
 
 def _positive_float(text: str) -> float:
@@ -264,16 +304,16 @@ def _stream(args: argparse.Namespace) -> int:
             args.rows_per_second = rows_per_second_for_speedup(config, args.table, args.speedup)
     elif args.rows_per_second is None:
         args.rows_per_second = 1000
-    sink = kafka_sink(args)
+    sink = sink_from_args(args)
     fmt = "delta" if sink else args.sink
     check_stream_args(args.table, args.mode, args.rows_per_second, fmt)
     layout = StreamLayout(args.out)
     layout.check(stream_identity(config, args.table, args.mode, args.rows_per_second, fmt, sink))
     if sink is not None:
-        sink.check_reachable()
+        sink.prepare(args.table)
     from dbx_iot_gen.stream import start_stream
 
-    where = (f"to Kafka topic {sink.topic} at {sink.bootstrap_servers}, checkpoint in {layout.checkpoint}" if sink
+    where = (f"{_sink_name(sink, args.table)}, checkpoint in {layout.checkpoint}" if sink
              else f"to {layout.data_path(args.table)} ({fmt})")
     print(f"{PROG} stream: {args.table}, {args.mode}, {args.rows_per_second:,} rows/s for {args.duration:g} s, "
           f"{where}", flush=True)
@@ -311,22 +351,31 @@ def _input_rows(progress: object) -> int:
     return int(rows or 0)
 
 
+def _sink_name(sink: KafkaSink | QuestDBSink, table: str) -> str:
+    if sink.kind == "kafka":
+        return f"to Kafka topic {sink.topic} at {sink.bootstrap_servers}"
+    return f"to QuestDB table {sink.table_for(table)} at {sink.address}"
+
+
 def _publish(args: argparse.Namespace) -> int:
-    from dbx_iot_gen.kafka import KEYS, publish
+    from dbx_iot_gen import kafka, questdb
     from dbx_iot_gen.queries import demo_output
 
-    if args.table not in KEYS:
-        raise InvalidConfigError("--table", f"must be one of {', '.join(KEYS)}, got {args.table!r}")
-    sink = kafka_sink(args)
-    layout = demo_output(args.out)  # before Spark starts: a wrong folder or broker fails at once
-    sink.check_reachable()
+    sink = sink_from_args(args, accepted=("kafka", "questdb"))
+    try:
+        sink.check_table(args.table)
+    except InvalidConfigError as e:
+        raise InvalidConfigError("--table", e.message) from None
+    layout = demo_output(args.out)  # before Spark starts: a wrong folder or server fails at once
+    sink.prepare(args.table)
     _need_spark()
     started = time.perf_counter()
-    print(f"{PROG} publish: {args.table} of {layout.root} to Kafka topic {sink.topic} at {sink.bootstrap_servers}",
-          flush=True)
-    spark = _spark(args, kafka=True)
-    rows = publish(spark.read.format("delta").load(layout.delta_path(args.table)), args.table, sink)
-    print(f"done: {rows:,} records in {time.perf_counter() - started:.1f} s (Spark start included)")
+    print(f"{PROG} publish: {args.table} of {layout.root} {_sink_name(sink, args.table)}", flush=True)
+    spark = _spark(args, kafka=sink.kind == "kafka")
+    rows = spark.read.format("delta").load(layout.delta_path(args.table))
+    count = (kafka if sink.kind == "kafka" else questdb).publish(rows, args.table, sink)
+    what = "records" if sink.kind == "kafka" else "rows"
+    print(f"done: {count:,} {what} in {time.perf_counter() - started:.1f} s (Spark start included)")
     return 0
 
 

@@ -141,7 +141,7 @@ def test_a_broker_that_is_down_ends_the_feed_at_once_with_nothing_written(spark,
     [
         (["--sink", "kafka", "--topic", "t"], "--bootstrap-servers: a Kafka feed needs"),
         (["--sink", "kafka", "--bootstrap-servers", "h:1"], "--topic: a Kafka feed needs"),
-        (["--topic", "t"], "--topic: is for a Kafka feed: add --sink kafka"),
+        (["--topic", "t"], "--topic: is for a Kafka sink: add --sink kafka"),
         (["--sink", "kafka", "--bootstrap-servers", "nohost", "--topic", "t"],
          "--bootstrap-servers: must be HOST:PORT[,HOST:PORT...], got 'nohost'"),
         (["--sink", "kafka", "--bootstrap-servers", "h:99999", "--topic", "t"], "--bootstrap-servers: must be"),
