@@ -126,8 +126,9 @@ class KafkaSink:
         self.check_table(table)
         self.check_reachable()
 
-    def stream_writer(self, feed: DataFrame, table: str) -> DataStreamWriter:
-        """A streaming writer of the feed's rows as records (Spark's Kafka sink)."""
+    def stream_writer(self, feed: DataFrame, table: str, out_dir: str | None = None) -> DataStreamWriter:
+        """A streaming writer of the feed's rows as records (Spark's Kafka sink); ``out_dir`` (the
+        feed's folder) is not used."""
         return kafka_records(feed, table).writeStream.format("kafka").options(**self.writer_options())
 
     def check_reachable(self, timeout: float = 5.0) -> None:

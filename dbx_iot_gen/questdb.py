@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import re
 import time
 import urllib.error
@@ -33,7 +32,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dbx_iot_gen.errors import InvalidConfigError, OutputError
+from dbx_iot_gen.errors import DbxIotGenError, InvalidConfigError, OutputError
 from dbx_iot_gen.schemas import TABLES
 
 if TYPE_CHECKING:
@@ -57,6 +56,10 @@ SYMBOLS: dict[str, tuple[str, ...]] = {
 _TYPES = {"STRING": "VARCHAR", "DOUBLE": "DOUBLE", "BIGINT": "LONG", "INT": "INT", "BOOLEAN": "BOOLEAN",
           "TIMESTAMP": "TIMESTAMP", "DATE": "DATE", "FLOAT": "FLOAT", "SMALLINT": "SHORT"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,126}")
+_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]")
+# dedup keys beyond the event time and the table's key: a reading retransmitted as a duplicate
+# (the data-quality problem) differs from its original only in when it arrived
+DEDUP_EXTRA: dict[str, tuple[str, ...]] = {"sensor_readings": ("ingest_timestamp",)}
 # rows per request of a batch table (a feed's micro-batch is one request)
 CHUNK_ROWS = 200_000
 
@@ -83,10 +86,13 @@ def create_table_sql(table: str, name: str | None = None) -> str:
         DEDUP UPSERT KEYS("timestamp", "address")
     """
     check_table(table)
+    if name is not None and not _NAME.fullmatch(name):
+        raise InvalidConfigError("questdb_table", f"must be a letter or '_', then letters, digits or '_', got {name!r}")
     schema = TABLES[table]
     columns = ", ".join(
         f'"{c.name}" {"SYMBOL" if c.name in SYMBOLS[table] else _TYPES[c.type]}' for c in schema.columns)
-    keys = [EVENT_TIME, *(k.strip() for k in schema.key.split(",") if k.strip() != EVENT_TIME)]
+    keys = [EVENT_TIME, *(k.strip() for k in schema.key.split(",") if k.strip() != EVENT_TIME),
+            *DEDUP_EXTRA.get(table, ())]
     return (f'CREATE TABLE IF NOT EXISTS "{name or table}" ({columns}) TIMESTAMP("{EVENT_TIME}") '
             f"PARTITION BY DAY WAL DEDUP UPSERT KEYS({', '.join(f'{chr(34)}{k}{chr(34)}' for k in keys)})")
 
@@ -121,16 +127,16 @@ class QuestDBSink:
 
     def __post_init__(self) -> None:
         host, _, port = self.address.rpartition(":") if isinstance(self.address, str) else ("", "", "")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536 or ";" in self.address:
+        if not _HOST.fullmatch(host) or not port.isdigit() or not 0 < int(port) < 65536:
             raise InvalidConfigError("questdb", f"must be HOST:PORT, got {self.address!r}")
         if self.table is not None and not (isinstance(self.table, str) and _NAME.fullmatch(self.table)):
             raise InvalidConfigError("questdb_table", "must be a letter or '_', then letters, digits or '_' "
                                                       f"(at most 127), got {self.table!r}")
         if (self.username is None) != (self.password is None):
-            raise InvalidConfigError("questdb_user", "give a username and a password, or neither")
-        for name, value in (("username", self.username), ("password", self.password)):
-            if value is not None and (not isinstance(value, str) or ";" in value):
-                raise InvalidConfigError(f"questdb_{name}", "must be text without ';'")
+            raise InvalidConfigError("questdb_user", "give a user and a password, or neither")
+        for name, value in (("user", self.username), ("password", self.password)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise InvalidConfigError(f"questdb_{name}", "must be non-empty text")
         if not isinstance(self.timeout, (int, float)) or not 0 < self.timeout <= 3600:
             raise InvalidConfigError("timeout", f"must be seconds in (0, 3600], got {self.timeout!r}")
 
@@ -143,7 +149,10 @@ class QuestDBSink:
 
     def conf(self) -> str:
         """The client's configuration string (``http::addr=...;``)."""
-        auth = f"username={self.username};password={self.password};" if self.username else ""
+        def escaped(text: str) -> str:  # the client's config string doubles a ';' inside a value
+            return text.replace(";", ";;")
+
+        auth = f"username={escaped(self.username)};password={escaped(self.password)};" if self.username else ""
         ms = int(self.timeout * 1000)
         return f"http::addr={self.address};{auth}retry_timeout={ms};request_timeout={ms};"
 
@@ -183,7 +192,7 @@ class QuestDBSink:
 
         check_table(table)
         if importlib.util.find_spec("questdb") is None:
-            raise InvalidConfigError("questdb", "needs QuestDB's client: pip install 'dbx-iot-gen[questdb]'")
+            raise DbxIotGenError("QuestDB's client is not installed: pip install 'dbx-iot-gen[questdb]'")
         self.sql(create_table_sql(table, self.table_for(table)))
 
 
@@ -203,8 +212,9 @@ class QuestDBSink:
             raise OutputError("questdb", f"QuestDB at {self.address} refused the rows of {self.table_for(table)}: "
                                          f"{e}") from None
 
-    def stream_writer(self, feed: DataFrame, table: str) -> DataStreamWriter:
-        """A streaming writer that sends each micro-batch (``foreachBatch``)."""
+    def stream_writer(self, feed: DataFrame, table: str, out_dir: str | None = None) -> DataStreamWriter:
+        """A streaming writer that sends each micro-batch (``foreachBatch``); ``out_dir`` (the
+        feed's folder) is not used: QuestDB refuses a request whole."""
         check_table(table)
         sink = self
 
@@ -248,15 +258,14 @@ def publish(df: DataFrame, table: str, sink: QuestDBSink) -> int:
         rows = spark.read.format("delta").load("iot_demo/delta/plant_sensors")
         publish(rows, "plant_sensors", QuestDBSink("127.0.0.1:9000"))
     """
-    from pyspark.sql import functions as F
+    from dbx_iot_gen.sinks import chunks
 
     sink.prepare(table)
-    rows = df.count()
-    chunks = max(1, math.ceil(rows / CHUNK_ROWS))
-    keys = [F.col(k.strip()) for k in TABLES[table].key.split(",")]
-    for chunk in range(chunks):
-        part = df if chunks == 1 else df.where(F.pmod(F.xxhash64(*keys), F.lit(chunks)) == chunk)
-        sink.send(questdb_frame(part, table), table)
+    rows = 0
+    for piece in chunks(df, table, CHUNK_ROWS):
+        frame = questdb_frame(piece, table)
+        sink.send(frame, table)
+        rows += len(frame)
     return rows
 
 

@@ -38,9 +38,10 @@ from dbx_iot_gen.output import JSON_TIMESTAMP_FORMAT
 from dbx_iot_gen.questdb import QuestDBSink
 from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.tables.plant import PlantLayout
+from dbx_iot_gen.timestream import TimestreamSink
 
-# where a feed can go besides a folder: a Kafka topic or a QuestDB table
-Sink = KafkaSink | QuestDBSink
+# where a feed can go besides a folder: a Kafka topic, a QuestDB table or a Timestream table
+Sink = KafkaSink | QuestDBSink | TimestreamSink
 
 __all__ = ["FORMATS", "MODES", "STREAM_TABLES", "StreamLayout", "check_stream_args", "natural_rows_per_second",
            "rows_per_second_for_speedup", "start_stream", "stream", "stream_identity", "stream_spec"]
@@ -176,7 +177,8 @@ def start_stream(spark: SparkSession, config: IoTConfig, table: str, out_dir: st
                  rows_per_second: int = 1000, fmt: str = "delta", sink: Sink | None = None) -> StreamingQuery:
     """Start writing a feed under ``out_dir`` (a Delta table, or newline-delimited JSON for a
     landing folder), one micro-batch a second, with its checkpoint there; with ``sink``, into that
-    Kafka topic or QuestDB table instead (``out_dir`` then holds only the checkpoint).
+    Kafka topic, QuestDB table or Timestream table instead (``out_dir`` then holds the checkpoint,
+    and a Timestream feed's refused rows in ``_rejected``).
 
     Started again on the same folder with the same arguments, the feed goes on where it stopped:
     no gap, no duplicate ids. Other arguments on a used folder raise :class:`OutputError`.
@@ -198,7 +200,7 @@ def start_stream(spark: SparkSession, config: IoTConfig, table: str, out_dir: st
     layout.claim(identity)
     feed = stream(spark, config, table, mode=mode, rows_per_second=rows_per_second)
     if sink is not None:
-        return (sink.stream_writer(feed, table).queryName(f"dbx_iot_gen_{table}_{mode}_{sink.kind}")
+        return (sink.stream_writer(feed, table, str(layout.root)).queryName(f"dbx_iot_gen_{table}_{mode}_{sink.kind}")
                 .option("checkpointLocation", layout.checkpoint)
                 .trigger(processingTime="1 second").start())
     writer = (feed.writeStream.queryName(f"dbx_iot_gen_{table}_{mode}")

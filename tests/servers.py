@@ -224,6 +224,68 @@ class LocalQuestDB(_Server):
 
 
 
+class LocalMoto(_Server):
+    """moto's server (``moto[server]``) on ``127.0.0.1:port``: AWS APIs such as Timestream's write
+    API, in memory. ``records(database, table)`` reads back what a table holds, from moto's state.
+
+    Example:
+        with LocalMoto() as aws:
+            aws.endpoint_url  # 'http://127.0.0.1:41237'
+    """
+
+    def __init__(self, port: int | None = None, check_credentials: bool = False) -> None:
+        self.port = port or free_port()
+        self.check_credentials = check_credentials  # then moto refuses keys its IAM does not know
+        self.dir = Path(tempfile.mkdtemp(prefix="dbx_iot_gen_moto_"))
+        self.log = self.dir / "moto.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LocalMoto:
+        env = {**os.environ, "MOTO_ENABLE_RECORDING": "True", "MOTO_RECORDER_FILEPATH": str(self.dir / "recording")}
+        if self.check_credentials:
+            env["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                                         stdout=log, stderr=log, env=env, start_new_session=True)
+        wait_for_port(self.port, 60, self.proc, self.log)
+        return self
+
+    def _api(self, path: str, method: str = "GET") -> bytes:
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/{path}", method=method, data=b"" if
+                                         method == "POST" else None)
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.read()
+
+    def records(self, database: str, table: str) -> list[dict]:
+        """The records a Timestream table holds (as written; moto keeps no CommonAttributes)."""
+        import json
+
+        tables = json.loads(self._api("data.json")).get("timestreamwrite", {}).get("TimestreamTable", [])
+        found = [t for t in tables if t["db_name"] == database and t["name"] == table]
+        return found[-1]["records"] if found else []
+
+    def start_recording(self) -> None:
+        """Record every request from now on (moto's recorder)."""
+        self._api("recorder/reset-recording", "POST")
+        self._api("recorder/start-recording", "POST")
+
+    def recorded(self, target: str) -> list[dict]:
+        """The JSON bodies of the recorded requests to one API action (``X-Amz-Target`` ends with it)."""
+        import json
+
+        calls = []
+        for line in self._api("recorder/download-recording").decode().splitlines():
+            entry = json.loads(line)
+            if str(entry.get("headers", {}).get("X-Amz-Target", "")).endswith(target):
+                body = entry.get("body") or ""
+                calls.append(json.loads(base64.b64decode(body) if entry.get("body_encoded") else body))
+        return calls
+
+
 def _postgres_bin() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
@@ -308,7 +370,22 @@ def consume(bootstrap: str, topic: str, timeout: float = 30.0) -> list[dict]:
 
 def committed_batches(checkpoint: Path) -> list[int]:
     """The micro-batches a streaming query's checkpoint has committed."""
+    if not (checkpoint / "commits").is_dir():
+        return []
     return sorted(int(p.name) for p in (checkpoint / "commits").iterdir() if p.name.isdigit())
+
+
+def run_until_committed(query, checkpoint: Path, batches: int, timeout: float = 240.0) -> int:
+    """Let a streaming query commit ``batches`` more micro-batches (counted in its checkpoint, as
+    the tests' assertions count them); stop it; return how many the checkpoint holds. The timeout
+    is generous: the suite's other worker keeps the two cores busy."""
+    before = len(committed_batches(checkpoint))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and query.isActive and len(committed_batches(checkpoint)) - before < batches:
+        time.sleep(0.5)
+    query.stop()
+    assert query.exception() is None, query.exception()
+    return len(committed_batches(checkpoint))
 
 
 def main(argv: list[str]) -> int:  # pragma: no cover - by hand
