@@ -203,7 +203,8 @@ class TimestreamSink:
             found by the SDK's endpoint discovery.
         region: the AWS region (default: the SDK's configuration).
         layout: ``multi`` (one ``ruuvi`` record per row) or ``long`` (a record per measure).
-        max_attempts: attempts per call, the first included, on throttling and server errors.
+        max_attempts: retries per call on throttling, server and connection errors (botocore's
+            ``max_attempts``, which counts retries: the first attempt comes on top).
 
     Example:
         >>> TimestreamSink("iot", "ruuvi", layout="wide")
