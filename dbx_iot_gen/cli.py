@@ -4,6 +4,7 @@ before Spark starts or anything is written."""
 from __future__ import annotations
 
 import argparse
+import collections
 import sys
 import time
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from dbx_iot_gen.kafka import KafkaSink
+    from dbx_iot_gen.questdb import QuestDBSink
+    from dbx_iot_gen.timestream import TimestreamSink
 
 __all__ = ["main"]
 
@@ -72,17 +75,26 @@ def _parser() -> argparse.ArgumentParser:
                       help="output folder: the table and the checkpoint (a Kafka feed: the checkpoint) "
                       "(default: ./iot_stream)")
     feed.add_argument("--sink", "--format", dest="sink", default="delta",
-                      help="delta (a Delta table), json (a landing folder) or kafka (a topic: with "
-                      "--bootstrap-servers and --topic) (default: delta)")
+                      help="delta (a Delta table), json (a landing folder), kafka (a topic: with "
+                      "--bootstrap-servers and --topic), questdb (a table: with --questdb) or timestream "
+                      "(environment_readings: with --database and --timestream-table) (default: delta)")
     _kafka_arguments(feed)
+    _questdb_arguments(feed)
+    _timestream_arguments(feed)
     feed.add_argument("--scale", choices=list(SCALES), default=None, help="size preset (default: small)")
     feed.add_argument("--seed", type=_positive_int, default=None, help="seed (default: 42)")
     feed.add_argument("--config", metavar="FILE", default=None, help="JSON file of config fields")
-    publish = sub.add_parser("publish", help="write a demo output's table to a Kafka topic, a record per row")
-    publish.add_argument("--table", default="sensor_readings", help="sensor_readings, plant_sensors or "
-                                                                   "environment_readings (default: sensor_readings)")
+    publish = sub.add_parser("publish", help="write a demo output's table to a Kafka topic (a record per row) "
+                             "or a QuestDB table")
+    publish.add_argument("--table", default="sensor_readings", help="Kafka: sensor_readings, plant_sensors or "
+                         "environment_readings; QuestDB: also telemetry and events (default: sensor_readings)")
     publish.add_argument("--out", default="iot_demo", help="the demo output folder (default: ./iot_demo)")
+    publish.add_argument("--sink", default="kafka", help="kafka (with --bootstrap-servers and --topic), "
+                         "questdb (with --questdb) or timestream (with --database and --timestream-table) "
+                         "(default: kafka)")
     _kafka_arguments(publish)
+    _questdb_arguments(publish)
+    _timestream_arguments(publish)
     pipe = sub.add_parser("pipeline", help="run a seed's reference consumer of a Kafka feed (dbx_iot_gen.pipelines)")
     pipe.add_argument("name", choices=PIPELINES, help="temperature-windows (seed 002: 15-minute windows into "
                       "PostgreSQL), plant-windows (seed 003: 10-second windows into Delta or a topic), "
@@ -112,23 +124,76 @@ def _kafka_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--topic", default=None, help="the Kafka topic (with --sink kafka)")
 
 
+def _questdb_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--questdb", default=None, metavar="HOST:PORT",
+                         help="QuestDB's HTTP address, e.g. 127.0.0.1:9000 (with --sink questdb)")
+    command.add_argument("--questdb-table", default=None,
+                         help="the QuestDB table (default: the table's name; created when missing)")
+    command.add_argument("--questdb-user", default=None,
+                         help="HTTP basic authentication user; the password comes from $QUESTDB_PASSWORD")
+
+
+def _timestream_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--database", default=None, help="the Timestream database (with --sink timestream)")
+    command.add_argument("--timestream-table", default=None, help="the Timestream table (with --sink timestream)")
+    command.add_argument("--endpoint-url", default=None, metavar="URL",
+                         help="Timestream's write endpoint, e.g. an emulator's http://127.0.0.1:5000 "
+                         "(default: AWS's, by endpoint discovery)")
+    command.add_argument("--region", default=None, help="the AWS region (default: the SDK's configuration)")
+    command.add_argument("--layout", default=None,
+                         help="multi (a multi-measure record 'ruuvi' per row) or long (a record per measure: "
+                         "the seed's environment_long) (default: multi)")
+
+
 def kafka_sink(args: argparse.Namespace) -> KafkaSink | None:
-    """The Kafka sink a ``stream`` or ``publish`` command line names, if any."""
+    """The Kafka sink a command line names, if any (``pipeline`` reads from one)."""
+    sink = sink_from_args(args)
+    return sink if sink is None or sink.kind == "kafka" else None  # type: ignore[return-value]
+
+
+def sink_from_args(args: argparse.Namespace,
+                   accepted: Sequence[str] = ("delta", "json", "kafka", "questdb", "timestream"),
+                   ) -> KafkaSink | QuestDBSink | TimestreamSink | None:
+    """The sink a ``stream``, ``publish`` or ``pipeline`` command line names (None: a folder)."""
+    import os
+
     from dbx_iot_gen.kafka import KafkaSink
+    from dbx_iot_gen.questdb import QuestDBSink
+    from dbx_iot_gen.timestream import TimestreamSink
 
     sink = getattr(args, "sink", "kafka")
-    if sink not in ("delta", "json", "kafka"):
-        raise InvalidConfigError("--sink", f"must be one of delta, json, kafka, got {sink!r}")
-    wanted = sink == "kafka"
-    given = [f for f, v in (("--bootstrap-servers", args.bootstrap_servers), ("--topic", args.topic)) if v]
-    if not wanted:
-        if given:
-            raise InvalidConfigError(given[0], "is for a Kafka feed: add --sink kafka")
-        return None
-    for flag, value in (("--bootstrap-servers", args.bootstrap_servers), ("--topic", args.topic)):
-        if not value:
-            raise InvalidConfigError(flag, "a Kafka feed needs --bootstrap-servers HOST:PORT and --topic NAME")
-    return KafkaSink(args.bootstrap_servers, args.topic)
+    if sink not in accepted:
+        raise InvalidConfigError("--sink", f"must be one of {', '.join(accepted)}, got {sink!r}")
+    flags = {"kafka": (("--bootstrap-servers", args.bootstrap_servers), ("--topic", args.topic)),
+             "questdb": (("--questdb", getattr(args, "questdb", None)),
+                         ("--questdb-table", getattr(args, "questdb_table", None)),
+                         ("--questdb-user", getattr(args, "questdb_user", None))),
+             "timestream": tuple((f"--{name.replace('_', '-')}", getattr(args, name, None)) for name in
+                                 ("database", "timestream_table", "endpoint_url", "region", "layout"))}
+    names = {"kafka": "Kafka", "questdb": "QuestDB", "timestream": "Timestream"}
+    for kind, given in flags.items():
+        named = [flag for flag, value in given if value]
+        if named and sink != kind:
+            raise InvalidConfigError(named[0], f"is for a {names[kind]} sink: add --sink {kind}")
+    if sink == "kafka":
+        for flag, value in flags["kafka"]:
+            if not value:
+                raise InvalidConfigError(flag, "a Kafka feed needs --bootstrap-servers HOST:PORT and --topic NAME")
+        return KafkaSink(args.bootstrap_servers, args.topic)
+    if sink == "questdb":
+        if not args.questdb:
+            raise InvalidConfigError("--questdb", "a QuestDB sink needs --questdb HOST:PORT (its HTTP port, 9000)")
+        password = os.environ.get("QUESTDB_PASSWORD") if args.questdb_user else None
+        if args.questdb_user and password is None:
+            raise InvalidConfigError("--questdb-user", "needs the password in $QUESTDB_PASSWORD")
+        return QuestDBSink(args.questdb, args.questdb_table, args.questdb_user, password)
+    if sink == "timestream":
+        for flag, value in flags["timestream"][:2]:
+            if not value:
+                raise InvalidConfigError(flag, "a Timestream sink needs --database NAME and --timestream-table NAME")
+        return TimestreamSink(args.database, args.timestream_table, args.endpoint_url, args.region,
+                              args.layout or "multi")
+    return None
 
 
 def _positive_float(text: str) -> float:
@@ -160,7 +225,9 @@ def config_from_args(args: argparse.Namespace) -> IoTConfig:
 FLAGS = {"out_dir": "--out", "table": "--table", "mode": "--mode", "rows_per_second": "--rows-per-second",
          "fmt": "--sink", "bootstrap_servers": "--bootstrap-servers", "topic": "--topic", "speedup": "--speedup",
          "catalog": "--catalog", "schema": "--schema", "volume": "--volume", "postgres_url": "--postgres-url",
-         "postgres_table": "--postgres-table"}
+         "postgres_table": "--postgres-table", "questdb": "--questdb", "questdb_table": "--questdb-table",
+         "questdb_user": "--questdb-user", "questdb_password": "$QUESTDB_PASSWORD", "database": "--database",
+         "timestream_table": "--timestream-table", "endpoint_url": "--endpoint-url", "layout": "--layout"}
 
 
 def error_message(exc: DbxIotGenError) -> str:
@@ -264,20 +331,20 @@ def _stream(args: argparse.Namespace) -> int:
             args.rows_per_second = rows_per_second_for_speedup(config, args.table, args.speedup)
     elif args.rows_per_second is None:
         args.rows_per_second = 1000
-    sink = kafka_sink(args)
+    sink = sink_from_args(args)
     fmt = "delta" if sink else args.sink
     check_stream_args(args.table, args.mode, args.rows_per_second, fmt)
     layout = StreamLayout(args.out)
     layout.check(stream_identity(config, args.table, args.mode, args.rows_per_second, fmt, sink))
     if sink is not None:
-        sink.check_reachable()
+        sink.prepare(args.table)
     from dbx_iot_gen.stream import start_stream
 
-    where = (f"to Kafka topic {sink.topic} at {sink.bootstrap_servers}, checkpoint in {layout.checkpoint}" if sink
+    where = (f"{_sink_name(sink, args.table)}, checkpoint in {layout.checkpoint}" if sink
              else f"to {layout.data_path(args.table)} ({fmt})")
     print(f"{PROG} stream: {args.table}, {args.mode}, {args.rows_per_second:,} rows/s for {args.duration:g} s, "
           f"{where}", flush=True)
-    spark = _spark(args, kafka=sink is not None)
+    spark = _spark(args, kafka=sink is not None and sink.kind == "kafka")
     query = start_stream(spark, config, args.table, args.out, mode=args.mode, rows_per_second=args.rows_per_second,
                          fmt=fmt, sink=sink)
     try:
@@ -289,6 +356,10 @@ def _stream(args: argparse.Namespace) -> int:
     progress = [n for n in rows if n]
     ids = sum(progress)
     print(f"stopped: {len(progress)} micro-batches, {ids:,} ids; run the same command again to go on")
+    rejected = sorted((layout.root / "_rejected").glob("batch-*.json")) if sink and sink.kind == "timestream" else []
+    if rejected:
+        rows = sum(len(p.read_text().splitlines()) for p in rejected)
+        print(f"rejected: {rows:,} rows, with their reasons in {layout.root / '_rejected'}")
     return 0
 
 
@@ -311,22 +382,43 @@ def _input_rows(progress: object) -> int:
     return int(rows or 0)
 
 
+def _sink_name(sink: KafkaSink | QuestDBSink | TimestreamSink, table: str) -> str:
+    if sink.kind == "kafka":
+        return f"to Kafka topic {sink.topic} at {sink.bootstrap_servers}"
+    if sink.kind == "timestream":
+        return f"to Timestream table {sink.database}.{sink.table} at {sink.endpoint_url or 'AWS'}"
+    return f"to QuestDB table {sink.table_for(table)} at {sink.address}"
+
+
 def _publish(args: argparse.Namespace) -> int:
-    from dbx_iot_gen.kafka import KEYS, publish
+    from dbx_iot_gen import kafka, questdb, timestream
     from dbx_iot_gen.queries import demo_output
 
-    if args.table not in KEYS:
-        raise InvalidConfigError("--table", f"must be one of {', '.join(KEYS)}, got {args.table!r}")
-    sink = kafka_sink(args)
-    layout = demo_output(args.out)  # before Spark starts: a wrong folder or broker fails at once
-    sink.check_reachable()
+    sink = sink_from_args(args, accepted=("kafka", "questdb", "timestream"))
+    try:
+        sink.check_table(args.table)
+    except InvalidConfigError as e:
+        raise InvalidConfigError("--table", e.message) from None
+    layout = demo_output(args.out)  # before Spark starts: a wrong folder or server fails at once
     _need_spark()
+    sink.prepare(args.table)
     started = time.perf_counter()
-    print(f"{PROG} publish: {args.table} of {layout.root} to Kafka topic {sink.topic} at {sink.bootstrap_servers}",
-          flush=True)
-    spark = _spark(args, kafka=True)
-    rows = publish(spark.read.format("delta").load(layout.delta_path(args.table)), args.table, sink)
-    print(f"done: {rows:,} records in {time.perf_counter() - started:.1f} s (Spark start included)")
+    print(f"{PROG} publish: {args.table} of {layout.root} {_sink_name(sink, args.table)}", flush=True)
+    spark = _spark(args, kafka=sink.kind == "kafka")
+    rows = spark.read.format("delta").load(layout.delta_path(args.table))
+    if sink.kind == "timestream":
+        result = timestream.publish(rows, args.table, sink)
+        print(f"done: {result.written:,} records in {result.calls:,} calls in {time.perf_counter() - started:.1f} s "
+              "(Spark start included)")
+        if result.rejected:
+            reasons = collections.Counter(r.reason for r in result.rejected)
+            for reason, n in reasons.most_common():
+                print(f"rejected: {n:,} rows: {reason}")
+            return 1
+        return 0
+    count = (kafka if sink.kind == "kafka" else questdb).publish(rows, args.table, sink)
+    what = "records" if sink.kind == "kafka" else "rows"
+    print(f"done: {count:,} {what} in {time.perf_counter() - started:.1f} s (Spark start included)")
     return 0
 
 

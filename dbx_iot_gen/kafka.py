@@ -35,6 +35,7 @@ from dbx_iot_gen.schemas import TABLES
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+    from pyspark.sql.streaming import DataStreamWriter
 
 __all__ = ["DEDUP_KEYS", "KEYS", "KafkaSink", "kafka_package", "kafka_records", "publish"]
 
@@ -90,6 +91,8 @@ class KafkaSink:
     topic: str
     options: Mapping[str, str] = field(default_factory=dict)
 
+    kind = "kafka"
+
     def __post_init__(self) -> None:
         servers = self.bootstrap_servers
         if not isinstance(servers, str) or not servers or not all(
@@ -112,6 +115,21 @@ class KafkaSink:
         return {"kafka.bootstrap.servers": self.bootstrap_servers, "topic": self.topic,
                 "kafka.max.block.ms": str(MAX_BLOCK_MS),
                 **{f"kafka.{k}": v for k, v in self.options.items()}}
+
+    def check_table(self, table: str) -> None:
+        """Raise :class:`InvalidConfigError` naming ``table`` unless it has a record key."""
+        if table not in KEYS:
+            raise InvalidConfigError("table", f"must be one of {', '.join(KEYS)}, got {table!r}")
+
+    def prepare(self, table: str) -> None:
+        """Check, before a feed of ``table`` starts, that it has a record key and a broker answers."""
+        self.check_table(table)
+        self.check_reachable()
+
+    def stream_writer(self, feed: DataFrame, table: str, out_dir: str | None = None) -> DataStreamWriter:
+        """A streaming writer of the feed's rows as records (Spark's Kafka sink); ``out_dir`` (the
+        feed's folder) is not used."""
+        return kafka_records(feed, table).writeStream.format("kafka").options(**self.writer_options())
 
     def check_reachable(self, timeout: float = 5.0) -> None:
         """Raise :class:`OutputError` naming ``bootstrap_servers`` unless a broker accepts a

@@ -33,10 +33,15 @@ from pyspark.sql.streaming import StreamingQuery
 from dbx_iot_gen.config import IoTConfig
 from dbx_iot_gen.errors import InvalidConfigError, OutputError
 from dbx_iot_gen.grid import grid
-from dbx_iot_gen.kafka import KafkaSink, kafka_records
+from dbx_iot_gen.kafka import KafkaSink
 from dbx_iot_gen.output import JSON_TIMESTAMP_FORMAT
+from dbx_iot_gen.questdb import QuestDBSink
 from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.tables.plant import PlantLayout
+from dbx_iot_gen.timestream import TimestreamSink
+
+# where a feed can go besides a folder: a Kafka topic, a QuestDB table or a Timestream table
+Sink = KafkaSink | QuestDBSink | TimestreamSink
 
 __all__ = ["FORMATS", "MODES", "STREAM_TABLES", "StreamLayout", "check_stream_args", "natural_rows_per_second",
            "rows_per_second_for_speedup", "start_stream", "stream", "stream_identity", "stream_spec"]
@@ -159,9 +164,9 @@ class StreamLayout:
 
 
 def stream_identity(config: IoTConfig, table: str, mode: str, rows_per_second: int, fmt: str,
-                    sink: KafkaSink | None = None) -> dict[str, Any]:
+                    sink: Sink | None = None) -> dict[str, Any]:
     """What a feed folder is for; a restart must match it."""
-    identity = {"table": table, "mode": mode, "format": "kafka" if sink else fmt,
+    identity = {"table": table, "mode": mode, "format": sink.kind if sink else fmt,
                 "rows_per_second": rows_per_second, "config": config.to_dict()}
     if sink is not None:
         identity["sink"] = sink.identity()
@@ -169,10 +174,11 @@ def stream_identity(config: IoTConfig, table: str, mode: str, rows_per_second: i
 
 
 def start_stream(spark: SparkSession, config: IoTConfig, table: str, out_dir: str, *, mode: str = "historical",
-                 rows_per_second: int = 1000, fmt: str = "delta", sink: KafkaSink | None = None) -> StreamingQuery:
+                 rows_per_second: int = 1000, fmt: str = "delta", sink: Sink | None = None) -> StreamingQuery:
     """Start writing a feed under ``out_dir`` (a Delta table, or newline-delimited JSON for a
     landing folder), one micro-batch a second, with its checkpoint there; with ``sink``, into that
-    Kafka topic instead (``out_dir`` then holds only the checkpoint).
+    Kafka topic, QuestDB table or Timestream table instead (``out_dir`` then holds the checkpoint,
+    and a Timestream feed's refused rows in ``_rejected``).
 
     Started again on the same folder with the same arguments, the feed goes on where it stopped:
     no gap, no duplicate ids. Other arguments on a used folder raise :class:`OutputError`.
@@ -183,18 +189,18 @@ def start_stream(spark: SparkSession, config: IoTConfig, table: str, out_dir: st
     Example:
         q = start_stream(spark, cfg, "environment_readings", "/tmp/feed", fmt="json")
         q = start_stream(spark, cfg, "plant_sensors", "/tmp/plant_feed", sink=KafkaSink("127.0.0.1:9092", "plant"))
+        q = start_stream(spark, cfg, "plant_sensors", "/tmp/plant_qdb", sink=QuestDBSink("127.0.0.1:9000"))
     """
     check_stream_args(table, mode, rows_per_second, fmt)
     layout = StreamLayout(out_dir)
     identity = stream_identity(config, table, mode, rows_per_second, fmt, sink)
     if sink is not None:
         layout.check(identity)
-        sink.check_reachable()  # before the folder is claimed: nothing is written for a wrong address
+        sink.prepare(table)  # before the folder is claimed: nothing is written for a wrong address
     layout.claim(identity)
     feed = stream(spark, config, table, mode=mode, rows_per_second=rows_per_second)
     if sink is not None:
-        return (kafka_records(feed, table).writeStream.queryName(f"dbx_iot_gen_{table}_{mode}_kafka")
-                .format("kafka").options(**sink.writer_options())
+        return (sink.stream_writer(feed, table, str(layout.root)).queryName(f"dbx_iot_gen_{table}_{mode}_{sink.kind}")
                 .option("checkpointLocation", layout.checkpoint)
                 .trigger(processingTime="1 second").start())
     writer = (feed.writeStream.queryName(f"dbx_iot_gen_{table}_{mode}")

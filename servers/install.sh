@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # The servers the sink tests start (tests/servers.py): Kafka's jars from Maven Central into
-# servers/lib/kafka, with a Maven repository of their own (a shared ~/.m2 would keep POM-only
-# entries that then break Spark's Ivy resolution of the same artifacts); PostgreSQL 15 from
-# Debian's packages when it is missing (needs root).
+# servers/lib/kafka and QuestDB's into servers/lib/questdb, with a Maven repository of their own
+# (a shared ~/.m2 would keep POM-only entries that then break Spark's Ivy resolution of the same
+# artifacts); PostgreSQL 15 from Debian's packages when it is missing (needs root).
 set -euo pipefail
 cd "$(dirname "$0")"
 stamp=$(sha1sum pom.xml | cut -c1-40)  # a changed pom.xml fetches again
 if [ "$(cat lib/kafka/.complete 2>/dev/null)" != "$stamp" ]; then
   rm -rf lib/kafka
   mvn -q -B -Dmaven.repo.local="$PWD/lib/m2" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$PWD/lib/kafka"
+    -DincludeScope=runtime -DexcludeArtifactIds=questdb -DoutputDirectory="$PWD/lib/kafka"
+  rm -rf lib/questdb
+  mvn -q -B -Dmaven.repo.local="$PWD/lib/m2" dependency:copy-dependencies \
+    -DincludeArtifactIds=questdb -DoutputDirectory="$PWD/lib/questdb"
   rm -rf lib/m2
   echo "$stamp" > lib/kafka/.complete
 fi
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   apt-get update -q >/dev/null && apt-get install -y -q postgresql-15 >/dev/null
 fi
-echo "servers: Kafka jars in servers/lib/kafka ($(ls lib/kafka | wc -l) files); PostgreSQL: $(ls -d /usr/lib/postgresql/*/bin | head -1)"
+echo "servers: Kafka jars in servers/lib/kafka ($(ls lib/kafka | wc -l) files); QuestDB $(ls lib/questdb); PostgreSQL: $(ls -d /usr/lib/postgresql/*/bin | head -1)"

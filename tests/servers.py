@@ -1,9 +1,11 @@
-"""Real servers on loopback for the sink tests: a Kafka broker (KRaft, one node) from the Maven
-Central jars that ``servers/install.sh`` fetches, and a PostgreSQL cluster from Debian's package.
+"""Real servers on loopback for the sink tests: a Kafka broker (KRaft, one node) and QuestDB from
+the Maven Central jars that ``servers/install.sh`` fetches, and a PostgreSQL cluster from Debian's
+package.
 
 Each runs in a temporary folder on free ports and is stopped (its folder removed) afterwards. Run
-one by hand for the README's examples: ``python -m tests.servers kafka`` (port 9092) or
-``python -m tests.servers postgres`` (port 5432), until Ctrl-C.
+one by hand for the README's examples: ``python -m tests.servers kafka`` (port 9092),
+``python -m tests.servers postgres`` (port 5432) or ``python -m tests.servers questdb`` (HTTP on
+port 9000), until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Self
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_LIB = ROOT / "servers" / "lib" / "kafka"
+QUESTDB_LIB = ROOT / "servers" / "lib" / "questdb"
 
 
 def free_port() -> int:
@@ -70,12 +75,21 @@ class _Server:
     removes the folder afterwards, also when it failed to start."""
 
     dir: Path
+    proc: subprocess.Popen | None = None
 
     def start(self) -> Self:
         raise NotImplementedError
 
     def stop(self) -> None:
-        raise NotImplementedError
+        """Stop the server's process (its data stays: :meth:`start` again continues it)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
 
     def close(self) -> None:
         self.stop()
@@ -157,16 +171,119 @@ class LocalKafka(_Server):
             log = self.log.read_text()[-2000:]
             raise TimeoutError(f"the broker took no record in {timeout} s ({delivered}): {log}")
 
-    def stop(self) -> None:
-        """Stop the broker (its data stays: :meth:`start` again continues it)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+
+
+class LocalQuestDB(_Server):
+    """A QuestDB server from the Maven Central jar, every port on 127.0.0.1 (HTTP for SQL and the
+    line protocol, PG wire), telemetry off. With ``password``, HTTP asks for basic authentication
+    (user ``admin``).
+
+    Example:
+        with LocalQuestDB() as questdb:
+            questdb.address  # '127.0.0.1:41236'
+    """
+
+    def __init__(self, port: int | None = None, password: str | None = None) -> None:
+        install()
+        self.http_port, self.pg_port = port or free_port(), free_port()
+        self.password = password
+        self.dir = Path(tempfile.mkdtemp(prefix="dbx_iot_gen_questdb_"))
+        self.log = self.dir / "questdb.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.http_port}"
+
+    def start(self) -> LocalQuestDB:
+        (self.dir / "conf").mkdir(exist_ok=True)
+        conf = {"http.net.bind.to": self.address, "http.min.enabled": "false",
+                "pg.net.bind.to": f"127.0.0.1:{self.pg_port}", "line.tcp.enabled": "false",
+                "line.udp.enabled": "false", "telemetry.enabled": "false", "shared.worker.count": "1"}
+        if self.password:
+            conf.update({"http.user": "admin", "http.password": self.password})
+        (self.dir / "conf" / "server.conf").write_text("".join(f"{k}={v}\n" for k, v in conf.items()))
+        jar = next(QUESTDB_LIB.glob("questdb-*.jar"))
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(["java", "-Xmx512m", "-p", str(jar), "-m", "io.questdb/io.questdb.ServerMain",
+                                          "-d", str(self.dir)], stdout=log, stderr=log, start_new_session=True)
+        wait_for_port(self.http_port, 60, self.proc, self.log)
+        deadline = time.monotonic() + 60
+        while True:  # the port opens before SQL is served
             try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+                urllib.request.urlopen(f"http://{self.address}/exec?query=select%201", timeout=2).close()
+                return self
+            except urllib.error.HTTPError as e:
+                if e.code == 401:
+                    return self
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"QuestDB answers no SQL after 60 s: {self.log.read_text()[-2000:]}")
+            time.sleep(0.2)
+
+
+
+class LocalMoto(_Server):
+    """moto's server (``moto[server]``) on ``127.0.0.1:port``: AWS APIs such as Timestream's write
+    API, in memory. ``records(database, table)`` reads back what a table holds, from moto's state.
+
+    Example:
+        with LocalMoto() as aws:
+            aws.endpoint_url  # 'http://127.0.0.1:41237'
+    """
+
+    def __init__(self, port: int | None = None, check_credentials: bool = False) -> None:
+        self.port = port or free_port()
+        self.check_credentials = check_credentials  # then moto refuses keys its IAM does not know
+        self.dir = Path(tempfile.mkdtemp(prefix="dbx_iot_gen_moto_"))
+        self.log = self.dir / "moto.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LocalMoto:
+        env = {**os.environ, "MOTO_ENABLE_RECORDING": "True", "MOTO_RECORDER_FILEPATH": str(self.dir / "recording")}
+        if self.check_credentials:
+            env["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                                         stdout=log, stderr=log, env=env, start_new_session=True)
+        wait_for_port(self.port, 60, self.proc, self.log)
+        return self
+
+    def _api(self, path: str, method: str = "GET") -> bytes:
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/{path}", method=method, data=b"" if
+                                         method == "POST" else None)
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.read()
+
+    def records(self, database: str, table: str) -> list[dict]:
+        """The records a Timestream table holds (as written; moto keeps no CommonAttributes)."""
+        import json
+
+        tables = json.loads(self._api("data.json")).get("timestreamwrite", {}).get("TimestreamTable", [])
+        found = [t for t in tables if t["db_name"] == database and t["name"] == table]
+        return found[-1]["records"] if found else []
+
+    def start_recording(self) -> None:
+        """Record every request from now on (moto's recorder)."""
+        self._api("recorder/reset-recording", "POST")
+        self._api("recorder/start-recording", "POST")
+
+    def recorded(self, target: str) -> list[dict]:
+        """The JSON bodies of the recorded requests to one API action (``X-Amz-Target`` ends with it)."""
+        import json
+
+        calls = []
+        for line in self._api("recorder/download-recording").decode().splitlines():
+            entry = json.loads(line)
+            if str(entry.get("headers", {}).get("X-Amz-Target", "")).endswith(target):
+                body = entry.get("body") or ""
+                calls.append(json.loads(base64.b64decode(body) if entry.get("body_encoded") else body))
+        return calls
 
 
 def _postgres_bin() -> Path:
@@ -258,11 +375,26 @@ def committed_batches(checkpoint: Path) -> list[int]:
     return sorted(int(p.name) for p in (checkpoint / "commits").iterdir() if p.name.isdigit())
 
 
+def run_until_committed(query, checkpoint: Path, batches: int, timeout: float = 240.0) -> int:
+    """Let a streaming query commit ``batches`` more micro-batches (counted in its checkpoint, as
+    the tests' assertions count them); stop it; return how many the checkpoint holds. The timeout
+    is generous: the suite's other worker keeps the two cores busy."""
+    before = len(committed_batches(checkpoint))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and query.isActive and len(committed_batches(checkpoint)) - before < batches:
+        time.sleep(0.5)
+    query.stop()
+    assert query.exception() is None, query.exception()
+    return len(committed_batches(checkpoint))
+
+
 def main(argv: list[str]) -> int:  # pragma: no cover - by hand
     kind = argv[0] if argv else "kafka"
-    server = LocalKafka(9092) if kind == "kafka" else LocalPostgres(5432)
+    server = {"kafka": lambda: LocalKafka(9092), "postgres": lambda: LocalPostgres(5432),
+              "questdb": lambda: LocalQuestDB(9000)}[kind]()
     with server:
-        where = server.bootstrap if kind == "kafka" else server.jdbc_url
+        where = {"kafka": "bootstrap", "postgres": "jdbc_url", "questdb": "address"}[kind]
+        where = getattr(server, where)
         print(f"{kind} runs at {where}; Ctrl-C stops it", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             signal.pause()

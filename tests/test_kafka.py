@@ -9,7 +9,6 @@ import io
 import json
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
@@ -21,7 +20,7 @@ from dbx_iot_gen.kafka import KafkaSink
 from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.stream import STREAM_TABLES, start_stream
 from tests.conftest import show
-from tests.servers import committed_batches, consume, free_port
+from tests.servers import consume, free_port, run_until_committed
 
 JSON_TIME = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"  # the landing format, as the README documents it
 
@@ -42,19 +41,6 @@ def _batch_rows(spark, config, table: str, ids: int):
     return spec.build().where(F.col("id") < ids).drop("id")
 
 
-def _run(query, checkpoint: Path, batches: int, timeout: float = 240.0) -> int:
-    """Let a query commit ``batches`` more micro-batches (counted in its checkpoint, as the
-    assertions count them); stop it; return how many the checkpoint holds. The timeout is
-    generous: the suite's other worker keeps the two cores busy."""
-    before = len(committed_batches(checkpoint))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and query.isActive and len(committed_batches(checkpoint)) - before < batches:
-        time.sleep(0.5)
-    query.stop()
-    assert query.exception() is None, query.exception()
-    return len(committed_batches(checkpoint))
-
-
 def assert_a_prefix_of_the_feed(spark, config, table: str, records: list[dict], rate: int, committed: int) -> None:
     """The records hold every row of the feed's committed micro-batches (no gap), and nothing but
     rows of those and of the one micro-batch after them (cut short by a stop: at-least-once)."""
@@ -70,8 +56,8 @@ def test_a_feed_into_kafka_goes_on_after_a_restart_with_no_gap(spark, tiny, kafk
     table, rate, topic = "sensor_readings", 300, _topic()
     sink = KafkaSink(kafka.bootstrap, topic)
     for _ in range(2):
-        committed = _run(start_stream(spark, tiny, table, str(tmp_path), rows_per_second=rate, sink=sink),
-                         tmp_path / "_checkpoint", batches=2)
+        query = start_stream(spark, tiny, table, str(tmp_path), rows_per_second=rate, sink=sink)
+        committed = run_until_committed(query, tmp_path / "_checkpoint", batches=2)
     assert committed >= 4
     records = consume(kafka.bootstrap, topic)
     # at-least-once: every committed micro-batch is there; a batch cut short may be written twice
@@ -137,7 +123,7 @@ def test_a_broker_that_is_down_ends_the_feed_at_once_with_nothing_written(spark,
     [
         (["--sink", "kafka", "--topic", "t"], "--bootstrap-servers: a Kafka feed needs"),
         (["--sink", "kafka", "--bootstrap-servers", "h:1"], "--topic: a Kafka feed needs"),
-        (["--topic", "t"], "--topic: is for a Kafka feed: add --sink kafka"),
+        (["--topic", "t"], "--topic: is for a Kafka sink: add --sink kafka"),
         (["--sink", "kafka", "--bootstrap-servers", "nohost", "--topic", "t"],
          "--bootstrap-servers: must be HOST:PORT[,HOST:PORT...], got 'nohost'"),
         (["--sink", "kafka", "--bootstrap-servers", "h:99999", "--topic", "t"], "--bootstrap-servers: must be"),
@@ -153,8 +139,8 @@ def test_wrong_kafka_arguments_end_with_one_message(tmp_path, capsys, args, mess
 
 def test_a_restart_must_name_the_same_topic(spark, tiny, kafka, tmp_path):
     sink = KafkaSink(kafka.bootstrap, _topic())
-    _run(start_stream(spark, tiny, "plant_sensors", str(tmp_path), rows_per_second=50, sink=sink),
-         tmp_path / "_checkpoint", batches=1)
+    query = start_stream(spark, tiny, "plant_sensors", str(tmp_path), rows_per_second=50, sink=sink)
+    run_until_committed(query, tmp_path / "_checkpoint", batches=1)
     with pytest.raises(OutputError, match="holds another feed"):
         start_stream(spark, tiny, "plant_sensors", str(tmp_path), rows_per_second=50,
                      sink=KafkaSink(kafka.bootstrap, "another"))
@@ -186,6 +172,6 @@ def test_a_broker_restarted_mid_feed_loses_no_row(spark, tiny, kafka, tmp_path):
     finally:
         query.stop()
     assert query.exception() is None and len(went_on) >= 2, query.exception()
-    committed = _run(start_stream(spark, tiny, table, str(tmp_path), rows_per_second=rate, sink=sink),
-                     tmp_path / "_checkpoint", batches=1)
+    query = start_stream(spark, tiny, table, str(tmp_path), rows_per_second=rate, sink=sink)
+    committed = run_until_committed(query, tmp_path / "_checkpoint", batches=1)
     assert_a_prefix_of_the_feed(spark, tiny, table, consume(kafka.bootstrap, topic), rate, committed)

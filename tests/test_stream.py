@@ -133,7 +133,7 @@ def test_cli_stream_writes_json_and_restarts(spark, tiny, tmp_path):
         (["--table", "telemetry"], "--table: must be one of sensor_readings, plant_sensors, environment_readings"),
         (["--mode", "live"], "--mode: must be one of historical, realtime"),
         (["--rows-per-second", "0"], "--rows-per-second: must be a whole number from 1"),
-        (["--sink", "parquet"], "--sink: must be one of delta, json, kafka"),
+        (["--sink", "parquet"], "--sink: must be one of delta, json, kafka, questdb"),
         (["--duration", "-3"], "--duration: "),
         (["--speedup", "2", "--rows-per-second", "5"], "--speedup: give --speedup or --rows-per-second, not both"),
     ],

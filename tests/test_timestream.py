@@ -1,0 +1,241 @@
+"""Ruuvi readings into Timestream's write API, on moto's server (started on loopback by this
+module): every stored record matches its source row, calls hold at most 100 records, the limits
+moto does not check are enforced by the library, and a missing table, an endpoint that is down or
+a wrong flag ends with one message. Records are read back from moto's state, not the library."""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from dbx_iot_gen.cli import main
+from dbx_iot_gen.errors import InvalidConfigError, OutputError
+from dbx_iot_gen.stream import STREAM_TABLES, start_stream
+from dbx_iot_gen.timestream import TimestreamSink, check_record, write_rows
+from tests.servers import LocalMoto, free_port, run_until_committed
+
+REGION = "us-east-1"
+# the Ruuvi measures and the Timestream type each should have, written out here (README, seed 004)
+DOUBLES = ("temperature", "humidity")
+BIGINTS = ("pressure", "acceleration_x", "acceleration_y", "acceleration_z", "battery", "tx_power",
+           "movement_counter", "measurement_sequence_number", "rssi")
+
+
+@pytest.fixture(scope="module")
+def aws(monkeypatch_module):
+    with LocalMoto() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_ACCESS_KEY_ID", "test")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "test")
+        mp.setenv("AWS_DEFAULT_REGION", REGION)
+        yield mp
+
+
+def make_table(aws: LocalMoto, database: str, table: str, magnetic: bool = True) -> None:
+    client = boto3.client("timestream-write", endpoint_url=aws.endpoint_url, region_name=REGION)
+    if database not in [d["DatabaseName"] for d in client.list_databases()["Databases"]]:
+        client.create_database(DatabaseName=database)
+    client.create_table(DatabaseName=database, TableName=table,
+                        RetentionProperties={"MemoryStoreRetentionPeriodInHours": 24,
+                                             "MagneticStoreRetentionPeriodInDays": 365},
+                        MagneticStoreWriteProperties={"EnableMagneticStoreWrites": magnetic})
+
+
+def as_rows(records: list[dict]) -> set[tuple]:
+    """Stored multi-measure records as (device, site, location, time ms, {measure: value}) tuples."""
+    out = set()
+    for r in records:
+        dims = {d["Name"]: d["Value"] for d in r["Dimensions"]}
+        values = tuple(sorted((m["Name"], m["Type"], m["Value"]) for m in r["MeasureValues"]))
+        out.add((dims["device_id"], dims["site"], dims["location"], int(r["Time"]), values))
+    return out
+
+
+def expected(df) -> set[tuple]:
+    """The same tuples from source rows, computed here: times in ms (Spark's unix_millis), doubles
+    by repr, nulls left out."""
+    out = set()
+    for row in df.withColumn("ms", F.unix_millis("timestamp")).collect():
+        values = [(m, "DOUBLE", repr(float(row[m]))) for m in DOUBLES if row[m] is not None]
+        values += [(m, "BIGINT", str(int(row[m]))) for m in BIGINTS if row[m] is not None]
+        out.add((row["device_id"], row["site"], row["location"], row["ms"], tuple(sorted(values))))
+    return out
+
+
+def test_a_feed_into_timestream_writes_every_row_in_calls_of_at_most_100(spark, tiny, aws, tmp_path):
+    table, rate = "environment_readings", 250
+    make_table(aws, "iot", "feed")
+    sink = TimestreamSink("iot", "feed", endpoint_url=aws.endpoint_url, region=REGION)
+    aws.start_recording()
+    checkpoint = tmp_path / "_checkpoint"
+    for _ in range(2):
+        query = start_stream(spark, tiny, table, str(tmp_path), rows_per_second=rate, sink=sink)
+        committed = run_until_committed(query, checkpoint, batches=2)
+    assert committed >= 4
+    stored = aws.records("iot", "feed")
+    batch = STREAM_TABLES[table](spark, tiny).withIdOutput().build()
+    got = as_rows(stored)
+    # every row of the committed micro-batches; nothing but those and the one begun after them;
+    # a record written twice (a micro-batch replayed) is an exact copy, which Timestream ignores
+    assert expected(batch.where(F.col("id") < committed * rate)) <= got
+    assert got <= expected(batch.where(F.col("id") < (committed + 1) * rate))
+    calls = aws.recorded("WriteRecords")
+    assert calls and max(len(c["Records"]) for c in calls) <= 100
+    assert sum(len(c["Records"]) for c in calls) == len(stored)
+    # the measure name, type and time unit go once per call (moto keeps the records without them)
+    assert all(c["CommonAttributes"] == {"MeasureName": "ruuvi", "MeasureValueType": "MULTI",
+                                         "TimeUnit": "MILLISECONDS"} for c in calls)
+    assert all(set(r) == {"Dimensions", "MeasureValues", "Time"} for c in calls for r in c["Records"])
+    assert not (tmp_path / "_rejected").exists()
+
+
+def _frame(spark, tiny, n: int) -> tuple[pd.DataFrame, list]:
+    """n rows of the feed as a pandas frame (times as UTC instants) and as Spark rows with ``ms``."""
+    rows = (STREAM_TABLES["environment_readings"](spark, tiny).build().limit(n)
+            .withColumn("ms", F.unix_millis("timestamp")).collect())
+    frame = pd.DataFrame([r.asDict() for r in rows]).drop(columns=["ms"])
+    frame["timestamp"] = pd.to_datetime([r["ms"] for r in rows], unit="ms", utc=True)
+    return frame.astype(object).where(frame.notna(), None), rows
+
+
+def test_the_long_layout_writes_a_record_per_measure(spark, tiny, aws):
+    make_table(aws, "iot", "long")
+    frame, rows = _frame(spark, tiny, 30)
+    result = write_rows(TimestreamSink("iot", "long", endpoint_url=aws.endpoint_url, region=REGION, layout="long"),
+                        frame)
+    stored = aws.records("iot", "long")
+    measures = [(m, row[m]) for row in rows for m in (*DOUBLES, *BIGINTS) if row[m] is not None]
+    assert result.written == len(stored) == len(measures) and not result.rejected
+    assert result.calls == -(-len(measures) // 100)
+    assert {r["MeasureName"] for r in stored} == set(DOUBLES + BIGINTS)
+    by_key = {({d["Name"]: d["Value"] for d in r["Dimensions"]}["device_id"], int(r["Time"]), r["MeasureName"]): r
+              for r in stored}
+    for row in rows:
+        for m in DOUBLES:
+            if row[m] is not None:
+                r = by_key[(row["device_id"], row["ms"], m)]
+                assert (r["MeasureValueType"], float(r["MeasureValue"])) == ("DOUBLE", row[m])
+
+
+def test_times_the_table_would_reject_are_refused_with_their_reason_and_not_sent(spark, tiny, aws):
+    """The table keeps 24 hours in its memory store and takes no magnetic store writes: the
+    tiny config's 2024 readings would be rejected by Timestream, so none is sent."""
+    make_table(aws, "iot", "recent", magnetic=False)
+    frame, _ = _frame(spark, tiny, 20)
+    now = pd.Timestamp.now(tz="UTC").floor("s")
+    frame.loc[:9, "timestamp"] = [now - pd.Timedelta(minutes=i) for i in range(10)]  # 10 recent rows
+    frame.loc[10, "timestamp"] = now + pd.Timedelta(hours=1)  # one from the future
+    result = write_rows(TimestreamSink("iot", "recent", endpoint_url=aws.endpoint_url, region=REGION), frame)
+    reasons = {r.row: r.reason for r in result.rejected}
+    assert result.written == 10 == len(aws.records("iot", "recent"))
+    assert sorted(reasons) == list(range(10, 20))
+    assert "more than 15 minutes ahead" in reasons[10]
+    assert all("older than the table's memory store retention" in reasons[i] for i in range(11, 20))
+    assert reasons and all(r.values["device_id"] == frame.loc[r.row, "device_id"] for r in result.rejected)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda r: r["Dimensions"].append({"Name": "ts_gateway", "Value": "g"}), "reserved prefix"),
+        (lambda r: r["Dimensions"].append({"Name": "x" * 61, "Value": "g"}), "must be 1 to 60 bytes"),
+        (lambda r: r["Dimensions"].append({"Name": "time", "Value": "g"}), "is reserved"),
+        (lambda r: r["Dimensions"][0].update(Value=""), "must have a value of 1 to 2048"),
+        (lambda r: r["MeasureValues"][0].update(Value="nan"), "does not store"),
+        (lambda r: r["MeasureValues"][1].update(Value="1.5"), "is BIGINT but its value is '1.5'"),
+        (lambda r: r["MeasureValues"][0].update(Type="FLOAT"), "not one of DOUBLE, BIGINT"),
+        (lambda r: r["MeasureValues"].extend({"Name": f"m{i:03d}", "Value": "1", "Type": "BIGINT"}
+                                              for i in range(256)), "at most 256 measures"),
+        (lambda r: r["MeasureValues"].append({"Name": "site", "Value": "1", "Type": "BIGINT"}),
+         "has the name of a dimension"),
+        (lambda r: r["MeasureValues"].append({"Name": "note", "Value": "x" * 2000, "Type": "VARCHAR"}),
+         "over 2048 bytes"),
+        (lambda r: r["MeasureValues"].clear(), "no measure value"),
+    ],
+)
+def test_each_limit_moto_does_not_check_is_enforced(change, reason):
+    record = {"Dimensions": [{"Name": "site", "Value": "home"}, {"Name": "device_id", "Value": "c4:01"}],
+              "MeasureName": "ruuvi", "MeasureValueType": "MULTI", "Time": "1709251201000",
+              "MeasureValues": [{"Name": "temperature", "Value": "21.5", "Type": "DOUBLE"},
+                                {"Name": "pressure", "Value": "100012", "Type": "BIGINT"}]}
+    assert check_record(record, now_ms=1709251201000, oldest_ms=None) is None
+    change(record)
+    assert reason in (check_record(record, now_ms=1709251201000, oldest_ms=None) or "")
+
+
+def test_a_missing_table_or_an_endpoint_that_is_down_ends_at_once(spark, tiny, aws, tmp_path, capsys):
+    with pytest.raises(OutputError, match=r"table: Timestream has no table iot\.nope"):
+        start_stream(spark, tiny, "environment_readings", str(tmp_path / "a"),
+                     sink=TimestreamSink("iot", "nope", endpoint_url=aws.endpoint_url, region=REGION))
+    down = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    code = main(["stream", "--table", "environment_readings", "--scale", "tiny", "--sink", "timestream",
+                 "--database", "iot", "--timestream-table", "feed", "--endpoint-url", down, "--region", REGION,
+                 "--out", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"dbx-iot-gen: error: --endpoint-url: no Timestream endpoint answers at {down}")
+    assert time.monotonic() - started < 20 and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_the_cli_publishes_a_demo_table_and_reports_refused_rows(spark, demo, aws, capsys):
+    make_table(aws, "iot", "demo")
+    make_table(aws, "iot", "short", magnetic=False)
+    args = ["publish", "--table", "environment_readings", "--out", str(demo.root), "--sink", "timestream",
+            "--database", "iot", "--endpoint-url", aws.endpoint_url, "--region", REGION]
+    assert main([*args, "--timestream-table", "demo"]) == 0, capsys.readouterr()
+    delta = demo.delta("environment_readings")
+    # the demo's dirty rows: a duplicate broadcast is the same record again (Timestream keeps one)
+    assert as_rows(aws.records("iot", "demo")) == expected(delta)
+    assert main([*args, "--timestream-table", "short"]) == 1
+    out = capsys.readouterr().out
+    assert f"rejected: {delta.count():,} rows: its time is older than the table's memory store retention" in out
+    assert aws.records("iot", "short") == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sink", "timestream", "--timestream-table", "t"], "--database: a Timestream sink needs"),
+        (["--sink", "timestream", "--database", "iot"], "--timestream-table: a Timestream sink needs"),
+        (["--sink", "timestream", "--database", "iot", "--timestream-table", "tab", "--layout", "wide"],
+         "--layout: must be multi or long, got 'wide'"),
+        (["--sink", "timestream", "--database", "i", "--timestream-table", "tab"], "--database: must be 3 to 256"),
+        (["--sink", "timestream", "--database", "iot", "--timestream-table", "tab", "--endpoint-url", "ftp://x"],
+         "--endpoint-url: must be http(s)://HOST[:PORT]"),
+        (["--database", "iot"], "--database: is for a Timestream sink: add --sink timestream"),
+        (["--table", "plant_sensors", "--sink", "timestream", "--database", "iot", "--timestream-table", "tab"],
+         "--table: Timestream takes environment_readings"),
+    ],
+)
+def test_wrong_timestream_arguments_end_with_one_message(tmp_path, capsys, args, message):
+    code = main(["stream", "--out", str(tmp_path / "feed"), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"dbx-iot-gen: error: {message}"), err
+    assert not (tmp_path / "feed").exists()
+
+
+def test_refused_credentials_end_with_one_message(monkeypatch_module, tmp_path, capsys):
+    with LocalMoto(check_credentials=True) as guarded:
+        code = main(["stream", "--table", "environment_readings", "--sink", "timestream", "--database", "iot",
+                     "--timestream-table", "ruuvi", "--endpoint-url", guarded.endpoint_url, "--region", REGION,
+                     "--out", str(tmp_path / "feed")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("dbx-iot-gen: error: timestream: Timestream refused the credentials"), err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "feed").exists()
+
+
+def test_the_sink_checks_its_arguments():
+    with pytest.raises(InvalidConfigError, match="max_attempts: must be 1 to 20"):
+        TimestreamSink("iot", "ruuvi", max_attempts=0)
+    with pytest.raises(InvalidConfigError, match="table: must be 3 to 256"):
+        TimestreamSink("iot", "a b")
