@@ -16,7 +16,7 @@ from dbx_iot_gen.cli import main
 from dbx_iot_gen.errors import InvalidConfigError, OutputError
 from dbx_iot_gen.stream import STREAM_TABLES, start_stream
 from dbx_iot_gen.timestream import TimestreamSink, check_record, write_rows
-from tests.servers import LocalMoto, free_port, run_until_committed
+from tests.servers import FaultProxy, LocalMoto, free_port, run_until_committed
 
 REGION = "us-east-1"
 # the Ruuvi measures and the Timestream type each should have, written out here (README, seed 004)
@@ -239,3 +239,51 @@ def test_the_sink_checks_its_arguments():
         TimestreamSink("iot", "ruuvi", max_attempts=0)
     with pytest.raises(InvalidConfigError, match="table: must be 3 to 256"):
         TimestreamSink("iot", "a b")
+
+
+def _recent_frame(rows: int) -> pd.DataFrame:
+    """Ruuvi rows of the last minutes (any table takes them), written out here: device ``tag-<i>``."""
+    now = pd.Timestamp.now(tz="UTC").floor("s")
+    frame = pd.DataFrame({
+        "device_id": [f"tag-{i:02d}" for i in range(rows)], "site": "home", "location": "kitchen",
+        "timestamp": [now - pd.Timedelta(seconds=i) for i in range(rows)],
+        "temperature": [20.0 + i / 8 for i in range(rows)], "humidity": [40.5] * rows,
+        **{m: list(range(rows)) for m in BIGINTS}})
+    return frame.astype(object)
+
+
+def test_throttling_is_retried_with_backoff_and_ends_with_one_message_when_it_lasts(monkeypatch_module, aws):
+    make_table(aws, "iot", "throttled")
+    with FaultProxy(aws.endpoint_url) as proxy:
+        proxy.throttle(2)  # the next two calls answer ThrottlingException (describe_table is not throttled)
+        sink = TimestreamSink("iot", "throttled", endpoint_url=proxy.endpoint_url, region=REGION)
+        result = write_rows(sink, _recent_frame(10))
+        assert result.written == 10 and result.calls == 1 and not result.rejected
+        assert proxy.calls == 3  # two throttled attempts, then the one that went through
+        assert len(aws.records("iot", "throttled")) == 10
+        proxy.throttle(100)
+        started = time.monotonic()
+        with pytest.raises(OutputError, match=r"timestream: Timestream refused the call \(ThrottlingException\)"):
+            write_rows(TimestreamSink("iot", "throttled", endpoint_url=proxy.endpoint_url, region=REGION,
+                                      max_attempts=3), _recent_frame(10))
+        assert time.monotonic() - started < 30
+    assert len(aws.records("iot", "throttled")) == 10  # nothing more
+
+
+def test_records_timestream_rejects_are_reported_with_their_row_and_reason(monkeypatch_module, aws):
+    """The long layout makes 11 records a row, so 30 rows take 4 calls: a rejected record's
+    RecordIndex (its place in its call) must lead back to its row in every call."""
+    make_table(aws, "iot", "rejecting")
+    frame = _recent_frame(30)
+    bad = {"tag-04", "tag-13", "tag-29"}
+    with FaultProxy(aws.endpoint_url) as proxy:
+        proxy.reject(lambda r: {d["Name"]: d["Value"] for d in r["Dimensions"]}["device_id"] in bad
+                     and r["MeasureName"] == "rssi")
+        sink = TimestreamSink("iot", "rejecting", endpoint_url=proxy.endpoint_url, region=REGION, layout="long")
+        result = write_rows(sink, frame)
+    assert sorted(r.values["device_id"] for r in result.rejected) == sorted(bad)
+    assert all(r.reason == "Timestream rejected it: The value is not valid for its measure." for r in result.rejected)
+    assert result.calls == 4 and result.written == 30 * 11 - 3
+    stored = aws.records("iot", "rejecting")
+    assert len(stored) == result.written
+    assert not any(r["MeasureName"] == "rssi" and r["Dimensions"][-1]["Value"] in bad for r in stored)
