@@ -339,8 +339,8 @@ class FaultProxy:
         return self._forward(body, headers)
 
     def _forward(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        request = urllib.request.Request(self.upstream + "/", data=body, method="POST",
-                                         headers={k: v for k, v in headers.items() if k.lower() != "host"})
+        kept = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}  # urllib sets them
+        request = urllib.request.Request(self.upstream + "/", data=body, method="POST", headers=kept)
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:
                 return answer.status, answer.read()
