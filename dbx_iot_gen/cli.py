@@ -227,7 +227,8 @@ FLAGS = {"out_dir": "--out", "table": "--table", "mode": "--mode", "rows_per_sec
          "catalog": "--catalog", "schema": "--schema", "volume": "--volume", "postgres_url": "--postgres-url",
          "postgres_table": "--postgres-table", "questdb": "--questdb", "questdb_table": "--questdb-table",
          "questdb_user": "--questdb-user", "questdb_password": "$QUESTDB_PASSWORD", "database": "--database",
-         "timestream_table": "--timestream-table", "endpoint_url": "--endpoint-url", "layout": "--layout"}
+         "timestream_table": "--timestream-table", "endpoint_url": "--endpoint-url", "layout": "--layout",
+         "region": "--region"}
 
 
 def error_message(exc: DbxIotGenError) -> str:

@@ -125,14 +125,16 @@ def check_record(record: dict[str, Any], *, now_ms: int, oldest_ms: int | None) 
     if t > now_ms + MAX_FUTURE_MS:
         return "its time is more than 15 minutes ahead of now"
     if oldest_ms is not None and t < oldest_ms:
-        return ("its time is older than the table's memory store retention (enable magnetic store "
-                "writes on the table for historical data)")
+        return ("its time is older than the table's retention (its memory store's; for historical "
+                "data, enable magnetic store writes with a long enough magnetic retention)")
     return None
 
 
 def _value(kind: str, value: Any) -> str:
     if kind == "DOUBLE":
         return repr(float(value))
+    if isinstance(value, float) and not value.is_integer():
+        return repr(value)  # not whole: check_record refuses it
     return str(int(value))
 
 
@@ -158,7 +160,7 @@ def records(frame: pd.DataFrame, layout: str = "multi") -> Iterator[tuple[int, d
     millis = (pd.to_datetime(frame["timestamp"], utc=True).astype("int64") // 1_000_000).tolist()
     columns = {c: frame[c].tolist() for c in (*DIMENSIONS, *MEASURES)}
     for i, ms in enumerate(millis):
-        dimensions = [{"Name": d, "Value": "" if columns[d][i] is None else str(columns[d][i])} for d in DIMENSIONS]
+        dimensions = [{"Name": d, "Value": "" if pd.isna(columns[d][i]) else str(columns[d][i])} for d in DIMENSIONS]
         values = [(m, kind, columns[m][i]) for m, kind in MEASURES.items()]
         present = [(m, kind, v) for m, kind, v in values if v is not None and not pd.isna(v)]
         if layout == "long":
@@ -246,25 +248,32 @@ class TimestreamSink:
         import boto3
         from botocore.config import Config
 
-        config = Config(retries={"mode": "standard", "max_attempts": max_attempts or self.max_attempts},
+        config = Config(retries={"mode": "standard", "total_max_attempts": max_attempts or self.max_attempts},
                         connect_timeout=5, read_timeout=30)
-        return boto3.client("timestream-write", endpoint_url=self.endpoint_url, region_name=self.region,
-                            config=config)
+        from botocore.exceptions import NoRegionError
+
+        try:
+            return boto3.client("timestream-write", endpoint_url=self.endpoint_url, region_name=self.region,
+                                config=config)
+        except NoRegionError:
+            raise InvalidConfigError("region", "no AWS region: give --region or set AWS_DEFAULT_REGION") from None
 
     def check_table(self, table: str) -> None:
         """Raise :class:`InvalidConfigError` naming ``table`` unless it is the Ruuvi tags'."""
         if table != TABLE:
             raise InvalidConfigError("table", f"Timestream takes {TABLE} (the Ruuvi tags), got {table!r}")
 
-    def oldest_ms(self, client: Any = None) -> int | None:
-        """The oldest time the table takes now (ms), None when it takes magnetic store writes.
+    def oldest_ms(self, client: Any = None) -> int:
+        """The oldest time the table takes now (ms): its memory store's retention, or its magnetic
+        store's when it takes magnetic store writes.
         Raises :class:`OutputError` when the table cannot be read (missing, credentials, down)."""
         description = _call(self, lambda c: c.describe_table(DatabaseName=self.database, TableName=self.table),
                             client or self.client(max_attempts=2))["Table"]
+        retention = description.get("RetentionProperties") or {}
+        now = int(time.time() * 1000)
         if (description.get("MagneticStoreWriteProperties") or {}).get("EnableMagneticStoreWrites"):
-            return None
-        hours = int((description.get("RetentionProperties") or {}).get("MemoryStoreRetentionPeriodInHours", 6))
-        return int(time.time() * 1000) - hours * 3600 * 1000
+            return now - int(retention.get("MagneticStoreRetentionPeriodInDays", 73000)) * 86_400_000
+        return now - int(retention.get("MemoryStoreRetentionPeriodInHours", 6)) * 3_600_000
 
     def prepare(self, table: str) -> None:
         """Check the table is Ruuvi's, the SDK is installed and the Timestream table answers."""
@@ -314,9 +323,8 @@ def _call(sink: TimestreamSink, request: Any, client: Any = None) -> Any:
     """A call with the library's messages for the errors a user can mend."""
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
-    client = client or sink.client()
     try:
-        return request(client)
+        return request(client or sink.client())
     except EndpointConnectionError:
         raise OutputError("endpoint_url", f"no Timestream endpoint answers at {sink.endpoint_url or 'AWS'}") from None
     except NoCredentialsError:
@@ -324,7 +332,7 @@ def _call(sink: TimestreamSink, request: Any, client: Any = None) -> Any:
     except ClientError as e:
         code = e.response.get("Error", {}).get("Code", "")
         if code == "ResourceNotFoundException":
-            raise OutputError("table", f"Timestream has no table {sink.database}.{sink.table}: "
+            raise OutputError("timestream_table", f"Timestream has no table {sink.database}.{sink.table}: "
                                        f"{e.response['Error'].get('Message', '')}") from None
         status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if status in (401, 403) or code in ("AccessDeniedException", "UnrecognizedClientException",

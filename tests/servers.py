@@ -27,7 +27,7 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_LIB = ROOT / "servers" / "lib" / "kafka"
@@ -284,6 +284,95 @@ class LocalMoto(_Server):
                 body = entry.get("body") or ""
                 calls.append(json.loads(base64.b64decode(body) if entry.get("body_encoded") else body))
         return calls
+
+
+class FaultProxy:
+    """An HTTP proxy on loopback in front of an AWS emulator that answers chosen ``WriteRecords``
+    calls with the errors Timestream sends and moto never does: ``throttle(n)`` answers the next n
+    calls with ``ThrottlingException``; ``reject(test)`` forwards a call without the records for
+    which ``test(record)`` is true and answers ``RejectedRecordsException`` naming them (their
+    index in the call, a reason), as Timestream does for records it refuses while it writes the
+    others. ``calls`` counts the ``WriteRecords`` calls that reached the proxy.
+
+    Example:
+        with LocalMoto() as aws, FaultProxy(aws.endpoint_url) as proxy:
+            proxy.throttle(2)
+            proxy.endpoint_url  # give this to the client
+    """
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.throttles = 0
+        self.rejects: Any = None
+        self.calls = 0
+        self.server: Any = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def throttle(self, calls: int) -> None:
+        self.throttles = calls
+
+    def reject(self, test: Any) -> None:
+        self.rejects = test
+
+    def _answer(self, target: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        import json
+
+        if target.endswith("WriteRecords"):
+            self.calls += 1
+            if self.throttles > 0:
+                self.throttles -= 1
+                return 400, json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+            request = json.loads(body)
+            if self.rejects is not None:
+                refused = [i for i, r in enumerate(request["Records"]) if self.rejects(r)]
+                if refused:
+                    kept = [r for i, r in enumerate(request["Records"]) if i not in refused]
+                    if kept:
+                        self._forward(json.dumps({**request, "Records": kept}).encode(), headers)
+                    error = {"__type": "RejectedRecordsException", "message": "One or more records have been rejected.",
+                             "RejectedRecords": [{"RecordIndex": i, "Reason": "The value is not valid for its measure."}
+                                                 for i in refused]}
+                    return 419, json.dumps(error).encode()
+        return self._forward(body, headers)
+
+    def _forward(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        kept = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}  # urllib sets them
+        request = urllib.request.Request(self.upstream + "/", data=body, method="POST", headers=kept)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def __enter__(self) -> FaultProxy:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status, answer = proxy._answer(self.headers.get("X-Amz-Target", ""), body, dict(self.headers))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.0")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def _postgres_bin() -> Path:

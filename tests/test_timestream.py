@@ -16,7 +16,7 @@ from dbx_iot_gen.cli import main
 from dbx_iot_gen.errors import InvalidConfigError, OutputError
 from dbx_iot_gen.stream import STREAM_TABLES, start_stream
 from dbx_iot_gen.timestream import TimestreamSink, check_record, write_rows
-from tests.servers import LocalMoto, free_port, run_until_committed
+from tests.servers import FaultProxy, LocalMoto, free_port, run_until_committed
 
 REGION = "us-east-1"
 # the Ruuvi measures and the Timestream type each should have, written out here (README, seed 004)
@@ -46,7 +46,7 @@ def make_table(aws: LocalMoto, database: str, table: str, magnetic: bool = True)
         client.create_database(DatabaseName=database)
     client.create_table(DatabaseName=database, TableName=table,
                         RetentionProperties={"MemoryStoreRetentionPeriodInHours": 24,
-                                             "MagneticStoreRetentionPeriodInDays": 365},
+                                             "MagneticStoreRetentionPeriodInDays": 73000},
                         MagneticStoreWriteProperties={"EnableMagneticStoreWrites": magnetic})
 
 
@@ -139,7 +139,7 @@ def test_times_the_table_would_reject_are_refused_with_their_reason_and_not_sent
     assert result.written == 10 == len(aws.records("iot", "recent"))
     assert sorted(reasons) == list(range(10, 20))
     assert "more than 15 minutes ahead" in reasons[10]
-    assert all("older than the table's memory store retention" in reasons[i] for i in range(11, 20))
+    assert all("older than the table's retention" in reasons[i] for i in range(11, 20))
     assert reasons and all(r.values["device_id"] == frame.loc[r.row, "device_id"] for r in result.rejected)
 
 
@@ -198,7 +198,7 @@ def test_the_cli_publishes_a_demo_table_and_reports_refused_rows(spark, demo, aw
     assert as_rows(aws.records("iot", "demo")) == expected(delta)
     assert main([*args, "--timestream-table", "short"]) == 1
     out = capsys.readouterr().out
-    assert f"rejected: {delta.count():,} rows: its time is older than the table's memory store retention" in out
+    assert f"rejected: {delta.count():,} rows: its time is older than the table's retention" in out
     assert aws.records("iot", "short") == []
 
 
@@ -239,3 +239,83 @@ def test_the_sink_checks_its_arguments():
         TimestreamSink("iot", "ruuvi", max_attempts=0)
     with pytest.raises(InvalidConfigError, match="table: must be 3 to 256"):
         TimestreamSink("iot", "a b")
+
+
+def _recent_frame(rows: int) -> pd.DataFrame:
+    """Ruuvi rows of the last minutes (any table takes them), written out here: device ``tag-<i>``."""
+    now = pd.Timestamp.now(tz="UTC").floor("s")
+    frame = pd.DataFrame({
+        "device_id": [f"tag-{i:02d}" for i in range(rows)], "site": "home", "location": "kitchen",
+        "timestamp": [now - pd.Timedelta(seconds=i) for i in range(rows)],
+        "temperature": [20.0 + i / 8 for i in range(rows)], "humidity": [40.5] * rows,
+        **{m: list(range(rows)) for m in BIGINTS}})
+    return frame.astype(object)
+
+
+def test_throttling_is_retried_with_backoff_and_ends_with_one_message_when_it_lasts(monkeypatch_module, aws):
+    make_table(aws, "iot", "throttled")
+    with FaultProxy(aws.endpoint_url) as proxy:
+        proxy.throttle(2)  # the next two calls answer ThrottlingException (describe_table is not throttled)
+        sink = TimestreamSink("iot", "throttled", endpoint_url=proxy.endpoint_url, region=REGION)
+        result = write_rows(sink, _recent_frame(10))
+        assert result.written == 10 and result.calls == 1 and not result.rejected
+        assert proxy.calls == 3  # two throttled attempts, then the one that went through
+        assert len(aws.records("iot", "throttled")) == 10
+        proxy.throttle(100)
+        started = time.monotonic()
+        with pytest.raises(OutputError, match=r"timestream: Timestream refused the call \(ThrottlingException\)"):
+            write_rows(TimestreamSink("iot", "throttled", endpoint_url=proxy.endpoint_url, region=REGION,
+                                      max_attempts=3), _recent_frame(10))
+        assert time.monotonic() - started < 30
+    assert len(aws.records("iot", "throttled")) == 10  # nothing more
+
+
+def test_records_timestream_rejects_are_reported_with_their_row_and_reason(monkeypatch_module, aws):
+    """The long layout makes 11 records a row, so 30 rows take 4 calls: a rejected record's
+    RecordIndex (its place in its call) must lead back to its row in every call."""
+    make_table(aws, "iot", "rejecting")
+    frame = _recent_frame(30)
+    bad = {"tag-04", "tag-13", "tag-29"}
+    with FaultProxy(aws.endpoint_url) as proxy:
+        proxy.reject(lambda r: {d["Name"]: d["Value"] for d in r["Dimensions"]}["device_id"] in bad
+                     and r["MeasureName"] == "rssi")
+        sink = TimestreamSink("iot", "rejecting", endpoint_url=proxy.endpoint_url, region=REGION, layout="long")
+        result = write_rows(sink, frame)
+    assert sorted(r.values["device_id"] for r in result.rejected) == sorted(bad)
+    assert all(r.reason == "Timestream rejected it: The value is not valid for its measure." for r in result.rejected)
+    assert result.calls == 4 and result.written == 30 * 11 - 3
+    stored = aws.records("iot", "rejecting")
+    assert len(stored) == result.written
+    assert not any(r["MeasureName"] == "rssi" and r["Dimensions"][-1]["Value"] in bad for r in stored)
+
+
+def test_values_the_frame_cannot_hold_whole_are_refused_not_rounded(monkeypatch_module, aws):
+    """A BIGINT measure that is not whole, a missing dimension, and a time older than the magnetic
+    store keeps (1 day here) are each refused with their reason; the other rows are written."""
+    make_table(aws, "iot", "unused")  # the database, as the other tests make it
+    client = boto3.client("timestream-write", endpoint_url=aws.endpoint_url, region_name=REGION)
+    client.create_table(DatabaseName="iot", TableName="oneday",
+                        RetentionProperties={"MemoryStoreRetentionPeriodInHours": 1,
+                                             "MagneticStoreRetentionPeriodInDays": 1},
+                        MagneticStoreWriteProperties={"EnableMagneticStoreWrites": True})
+    frame = _recent_frame(5)
+    frame.loc[0, "pressure"] = 100012.5
+    frame.loc[1, "site"] = float("nan")
+    frame.loc[2, "timestamp"] = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=2)
+    frame.loc[3, "timestamp"] = pd.Timestamp.now(tz="UTC") - pd.Timedelta(hours=12)  # magnetic store: taken
+    result = write_rows(TimestreamSink("iot", "oneday", endpoint_url=aws.endpoint_url, region=REGION), frame)
+    reasons = {r.row: r.reason for r in result.rejected}
+    assert sorted(reasons) == [0, 1, 2] and result.written == 2
+    assert "pressure is BIGINT but its value is '100012.5'" in reasons[0]
+    assert "dimension site must have a value" in reasons[1]
+    assert "older than the table's retention" in reasons[2]
+
+
+def test_no_region_ends_with_one_message_naming_the_flag(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    code = main(["stream", "--table", "environment_readings", "--sink", "timestream", "--database", "iot",
+                 "--timestream-table", "ruuvi", "--endpoint-url", "http://127.0.0.1:9", "--out", str(tmp_path / "f")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("dbx-iot-gen: error: --region: no AWS region"), err
