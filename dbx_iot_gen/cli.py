@@ -338,7 +338,7 @@ def _stream(args: argparse.Namespace) -> int:
     layout = StreamLayout(args.out)
     layout.check(stream_identity(config, args.table, args.mode, args.rows_per_second, fmt, sink))
     if sink is not None:
-        sink.prepare(args.table)
+        sink.prepare(args.table, config.start if args.mode == "historical" else None)
     from dbx_iot_gen.stream import start_stream
 
     where = (f"{_sink_name(sink, args.table)}, checkpoint in {layout.checkpoint}" if sink

@@ -27,6 +27,7 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dbx_iot_gen.errors import InvalidConfigError, OutputError
@@ -105,7 +106,7 @@ class KafkaSink:
                 isinstance(k, str) and isinstance(v, str) for k, v in self.options.items()):
             raise InvalidConfigError("options", "must map producer setting names to text values")
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self, table: str | None = None) -> dict[str, Any]:
         """What a feed's checkpoint was written for: a restart must name the same brokers and topic
         (the checkpoint's offsets belong to that topic on that cluster)."""
         return {"sink": "kafka", "bootstrap_servers": self.bootstrap_servers, "topic": self.topic}
@@ -121,8 +122,9 @@ class KafkaSink:
         if table not in KEYS:
             raise InvalidConfigError("table", f"must be one of {', '.join(KEYS)}, got {table!r}")
 
-    def prepare(self, table: str) -> None:
-        """Check, before a feed of ``table`` starts, that it has a record key and a broker answers."""
+    def prepare(self, table: str, first_time: datetime | None = None) -> None:
+        """Check, before a feed of ``table`` starts, that it has a record key and a broker answers
+        (records of any time, ``first_time``, are taken)."""
         self.check_table(table)
         self.check_reachable()
 

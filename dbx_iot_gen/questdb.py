@@ -30,6 +30,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dbx_iot_gen.errors import DbxIotGenError, InvalidConfigError, OutputError
@@ -143,9 +144,11 @@ class QuestDBSink:
     def table_for(self, table: str) -> str:
         return self.table or table
 
-    def identity(self) -> dict[str, Any]:
-        """What a feed's checkpoint was written for: a restart must name the same server and table."""
-        return {"sink": "questdb", "address": self.address, "table": self.table}
+    def identity(self, table: str | None = None) -> dict[str, Any]:
+        """What a feed's checkpoint was written for: a restart must name the same server and table
+        (the QuestDB table the feed of library ``table`` writes, whether named or by default)."""
+        return {"sink": "questdb", "address": self.address,
+                "table": self.table_for(table) if table else self.table}
 
     def conf(self) -> str:
         """The client's configuration string (``http::addr=...;``)."""
@@ -185,9 +188,9 @@ class QuestDBSink:
         """Raise :class:`InvalidConfigError` naming ``table`` unless QuestDB can take it."""
         check_table(table)
 
-    def prepare(self, table: str) -> None:
+    def prepare(self, table: str, first_time: datetime | None = None) -> None:
         """Check the client is installed and the server answers, and make the table (when missing)
-        for a library table."""
+        for a library table (rows of any time, ``first_time``, are taken)."""
         import importlib.util
 
         check_table(table)

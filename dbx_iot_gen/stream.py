@@ -169,7 +169,7 @@ def stream_identity(config: IoTConfig, table: str, mode: str, rows_per_second: i
     identity = {"table": table, "mode": mode, "format": sink.kind if sink else fmt,
                 "rows_per_second": rows_per_second, "config": config.to_dict()}
     if sink is not None:
-        identity["sink"] = sink.identity()
+        identity["sink"] = sink.identity(table)
     return json.loads(json.dumps(identity))  # as read back from JSON
 
 
@@ -196,7 +196,9 @@ def start_stream(spark: SparkSession, config: IoTConfig, table: str, out_dir: st
     identity = stream_identity(config, table, mode, rows_per_second, fmt, sink)
     if sink is not None:
         layout.check(identity)
-        sink.prepare(table)  # before the folder is claimed: nothing is written for a wrong address
+        # before the folder is claimed: nothing is written for a wrong address, or a table that
+        # refuses the feed's first times
+        sink.prepare(table, config.start if mode == "historical" else None)
     layout.claim(identity)
     feed = stream(spark, config, table, mode=mode, rows_per_second=rows_per_second)
     if sink is not None:

@@ -31,6 +31,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -237,7 +238,7 @@ class TimestreamSink:
         if not isinstance(self.max_attempts, int) or not 1 <= self.max_attempts <= 20:
             raise InvalidConfigError("max_attempts", f"must be 1 to 20, got {self.max_attempts!r}")
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self, table: str | None = None) -> dict[str, Any]:
         """What a feed's checkpoint was written for: a restart must name the same table and layout."""
         return {"sink": "timestream", "endpoint_url": self.endpoint_url, "database": self.database,
                 "table": self.table, "layout": self.layout}
@@ -275,14 +276,25 @@ class TimestreamSink:
             return now - int(retention.get("MagneticStoreRetentionPeriodInDays", 73000)) * 86_400_000
         return now - int(retention.get("MemoryStoreRetentionPeriodInHours", 6)) * 3_600_000
 
-    def prepare(self, table: str) -> None:
-        """Check the table is Ruuvi's, the SDK is installed and the Timestream table answers."""
+    def prepare(self, table: str, first_time: datetime | None = None) -> None:
+        """Check the table is Ruuvi's, the SDK is installed and the Timestream table answers, and
+        that it takes rows from ``first_time`` on (a historical feed's start), when given: else
+        every micro-batch would be refused. Raises :class:`OutputError` naming what to change."""
         import importlib.util
 
         self.check_table(table)
         if importlib.util.find_spec("boto3") is None:
             raise DbxIotGenError("the AWS SDK is not installed: pip install 'dbx-iot-gen[timestream]'")
-        self.oldest_ms()
+        oldest = self.oldest_ms()
+        if first_time is not None and first_time.timestamp() * 1000 < oldest:
+            def day(ms: float) -> str:
+                return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+            start = day(first_time.timestamp() * 1000)
+            raise OutputError("timestream_table", f"{self.database}.{self.table} takes times from {day(oldest)} on "
+                                                  f"(its retention), but the feed starts at {start}: use a table "
+                                                  "with magnetic store writes and a longer magnetic retention, "
+                                                  "or --mode realtime")
 
     def stream_writer(self, feed: DataFrame, table: str, out_dir: str | None = None) -> DataStreamWriter:
         """A streaming writer that writes each micro-batch. Rows refused (a limit, or rejected by
@@ -290,10 +302,13 @@ class TimestreamSink:
         on; a micro-batch refused whole for its times ends the feed with :class:`OutputError`."""
         self.check_table(table)
         sink, rejected_dir = self, Path(out_dir) / "_rejected" if out_dir else None
+        clients: list[Any] = []  # one client for the feed (micro-batches run on the driver)
 
         def write_batch(batch: DataFrame, batch_id: int) -> None:
+            if not clients:
+                clients.append(sink.client())
             frame = timestream_frame(batch)
-            result = write_rows(sink, frame)
+            result = write_rows(sink, frame, clients[0])
             if not result.rejected:
                 return
             if result.written == 0 and all("older than" in r.reason or "ahead of" in r.reason for r in result.rejected):
@@ -365,7 +380,6 @@ def write_rows(sink: TimestreamSink, frame: pd.DataFrame, client: Any = None) ->
     oldest = sink.oldest_ms(client)
     now = int(time.time() * 1000)
     result = WriteResult()
-    refused: set[int] = set()
     batch: list[tuple[int, dict[str, Any]]] = []
     common = ({"MeasureName": MEASURE_NAME, "MeasureValueType": "MULTI", "TimeUnit": "MILLISECONDS"}
               if sink.layout == "multi" else {"TimeUnit": "MILLISECONDS"})
@@ -380,12 +394,16 @@ def write_rows(sink: TimestreamSink, frame: pd.DataFrame, client: Any = None) ->
             result.written += len(sent)
         except client.exceptions.RejectedRecordsException as e:
             rejected = e.response.get("RejectedRecords", [])
+            reasons: dict[int, list[str]] = {}
             for r in rejected:
-                row = batch[r["RecordIndex"]][0]
-                if row not in refused:
-                    refused.add(row)
-                    result.rejected.append(Rejected(row, f"Timestream rejected it: {r.get('Reason', '')}",
-                                                    frame.iloc[row].to_dict()))
+                reasons.setdefault(batch[r["RecordIndex"]][0], []).append(r.get("Reason", ""))
+            for row, said in reasons.items():
+                # Timestream takes or rejects each record: in the long layout, a row's other
+                # measures may be written; the reason says so
+                of = sum(1 for r, _ in batch if r == row)
+                what = "it" if len(said) == of else f"{len(said)} of its {of} records (the others were written)"
+                result.rejected.append(Rejected(row, f"Timestream rejected {what}: {said[0]}",
+                                                frame.iloc[row].to_dict()))
             result.written += len(sent) - len(rejected)
         result.calls += 1
         batch.clear()
@@ -394,13 +412,11 @@ def write_rows(sink: TimestreamSink, frame: pd.DataFrame, client: Any = None) ->
         rows = [record for _, record in group]  # a row's records (several in the long layout)
         reason = next((r for r in (check_record(rec, now_ms=now, oldest_ms=oldest) for rec in rows) if r), None)
         if reason:  # none of the row's records is sent
-            refused.add(row)
             result.rejected.append(Rejected(row, reason, frame.iloc[row].to_dict()))
             continue
-        for record in rows:
-            batch.append((row, record))
-            if len(batch) == MAX_RECORDS:
-                flush()
+        if len(batch) + len(rows) > MAX_RECORDS:  # a row's records go in one call
+            flush()
+        batch.extend((row, record) for record in rows)
     flush()
     return result
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
+import json
 import shutil
 import tempfile
 import uuid
@@ -36,11 +38,17 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.testrunuid = config.option.testrunuid or uuid.uuid4().hex
 
 
-def connect_root(config: pytest.Config) -> Path | None:
-    """The Connect workload's folder shared by an xdist run's workers (``None`` without xdist)."""
+def shared_root(config: pytest.Config, name: str) -> Path | None:
+    """A folder ``name`` shared by an xdist run's workers (``None`` without xdist); the
+    controller removes it when the run ends."""
     uid = (config.workerinput["testrunuid"] if hasattr(config, "workerinput")
            else getattr(config.option, "testrunuid", None))
-    return Path(tempfile.gettempdir()) / f"dbx_iot_gen_connect_{uid}" if uid else None
+    return Path(tempfile.gettempdir()) / f"dbx_iot_gen_{name}_{uid}" if uid else None
+
+
+def connect_root(config: pytest.Config) -> Path | None:
+    """The Connect workload's folder shared by an xdist run's workers (``None`` without xdist)."""
+    return shared_root(config, "connect")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -71,6 +79,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             shutil.rmtree(root, ignore_errors=True)
     if shared is not None and not hasattr(session.config, "workerinput"):  # the controller, last
         shutil.rmtree(shared, ignore_errors=True)
+        shutil.rmtree(shared_root(session.config, "demo"), ignore_errors=True)
 
 
 # (folder, process) of the Connect workload this process started
@@ -116,12 +125,30 @@ class DemoOutput:
 
 
 @pytest.fixture(scope="session")
-def demo(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> DemoOutput:
-    root = tmp_path_factory.mktemp("demo") / "out"
+def demo(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> DemoOutput:
+    """The tiny demo, built once for the run: the first worker to need it builds it in the
+    workers' shared folder (under a lock) and the other reads it there. Tests only read it."""
+    shared = shared_root(request.config, "demo")
+    if shared is None:
+        root = tmp_path_factory.mktemp("demo") / "out"
+        stdout, code = _run_demo(root)
+        return DemoOutput(spark, root, stdout, code)
+    shared.mkdir(parents=True, exist_ok=True)
+    built = shared / "built.json"
+    with open(shared / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process ends
+        if not built.exists():
+            stdout, code = _run_demo(shared / "out")
+            built.write_text(json.dumps({"stdout": stdout, "exit_code": code}))
+    run = json.loads(built.read_text())
+    return DemoOutput(spark, shared / "out", run["stdout"], run["exit_code"])
+
+
+def _run_demo(root: Path) -> tuple[str, int]:
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         code = main(["demo", "--scale", "tiny", "--out", str(root)])
-    return DemoOutput(spark, root, buf.getvalue(), code)
+    return buf.getvalue(), code
 
 
 def show(df: DataFrame, n: int = 10) -> str:

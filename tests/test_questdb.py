@@ -219,3 +219,16 @@ def test_a_table_without_event_time_is_refused_before_anything_is_sent(demo, que
     assert code == 2 and err.startswith("dbx-iot-gen: error: --table: QuestDB takes tables with an event time: "
                                         "sensor_readings, events, telemetry, plant_sensors, environment_readings;"), err
     assert "devices" not in json.dumps(exec_sql(questdb.address, "SELECT table_name FROM tables()"))
+
+
+def test_a_feed_folder_names_the_questdb_table_it_writes_whether_named_or_by_default(tiny):
+    from dbx_iot_gen.stream import stream_identity
+
+    def sink_of(questdb_table):
+        return stream_identity(tiny, "plant_sensors", "historical", 100, "delta",
+                               QuestDBSink("127.0.0.1:9000", questdb_table))["sink"]
+
+    # a restart that names the default table is the same feed; another table is another feed
+    assert sink_of(None) == sink_of("plant_sensors") == {"sink": "questdb", "address": "127.0.0.1:9000",
+                                                          "table": "plant_sensors"}
+    assert sink_of("plant")["table"] == "plant"
