@@ -9,8 +9,8 @@ name, type and time unit as the call's ``CommonAttributes``.
 
 Timestream's emulators do not check its limits, so the library does before it sends: at most 100
 records a call, dimension and measure names (length, reserved names), measure types, value sizes,
-a record's size, and the time against the table's memory store (a time older than its retention
-is refused unless the table takes magnetic store writes; more than 15 minutes ahead always is).
+a record's size, and the time against what the table keeps (its memory store's retention, or its
+magnetic store's when it takes magnetic store writes; more than 15 minutes ahead is always refused).
 A row that fails is not sent: it is reported with its reason, as are the records Timestream
 itself rejects (``RejectedRecordsException``); the rest of the call is written. Throttling and
 server errors are retried with backoff (botocore's standard retry mode). Writing a record again
