@@ -346,6 +346,8 @@ def _stream(args: argparse.Namespace) -> int:
     print(f"{PROG} stream: {args.table}, {args.mode}, {args.rows_per_second:,} rows/s for {args.duration:g} s, "
           f"{where}", flush=True)
     spark = _spark(args, kafka=sink is not None and sink.kind == "kafka")
+    rejected_dir = layout.root / "_rejected"
+    before = {p: p.stat().st_mtime_ns for p in rejected_dir.glob("batch-*.json")}  # an earlier run's
     query = start_stream(spark, config, args.table, args.out, mode=args.mode, rows_per_second=args.rows_per_second,
                          fmt=fmt, sink=sink)
     try:
@@ -357,10 +359,10 @@ def _stream(args: argparse.Namespace) -> int:
     progress = [n for n in rows if n]
     ids = sum(progress)
     print(f"stopped: {len(progress)} micro-batches, {ids:,} ids; run the same command again to go on")
-    rejected = sorted((layout.root / "_rejected").glob("batch-*.json")) if sink and sink.kind == "timestream" else []
-    if rejected:
+    rejected = [p for p in sorted(rejected_dir.glob("batch-*.json")) if before.get(p) != p.stat().st_mtime_ns]
+    if rejected:  # this run's
         rows = sum(len(p.read_text().splitlines()) for p in rejected)
-        print(f"rejected: {rows:,} rows, with their reasons in {layout.root / '_rejected'}")
+        print(f"rejected: {rows:,} rows, with their reasons in {rejected_dir}")
     return 0
 
 

@@ -157,7 +157,8 @@ class QuestDBSink:
 
         auth = f"username={escaped(self.username)};password={escaped(self.password)};" if self.username else ""
         ms = int(self.timeout * 1000)
-        return f"http::addr={self.address};{auth}retry_timeout={ms};request_timeout={ms};"
+        # no automatic flushes: a frame goes in one request, taken or refused whole
+        return f"http::addr={self.address};{auth}auto_flush=off;retry_timeout={ms};request_timeout={ms};"
 
     def sql(self, query: str) -> dict[str, Any]:
         """Run a query over QuestDB's HTTP ``/exec``; returns its JSON answer (columns, dataset)."""
@@ -176,7 +177,7 @@ class QuestDBSink:
             except ValueError:
                 reason = body.strip() or e.reason
             if e.code in (401, 403):
-                raise OutputError("questdb", f"QuestDB at {self.address} refused the credentials ({e.code}): "
+                raise OutputError("questdb_user", f"QuestDB at {self.address} refused the credentials ({e.code}): "
                                              "check --questdb-user and QUESTDB_PASSWORD") from None
             raise OutputError("questdb", f"QuestDB at {self.address} refused {query.split()[0]}: {reason}") from None
         except (urllib.error.URLError, OSError) as e:
@@ -210,7 +211,7 @@ class QuestDBSink:
         try:
             with Sender.from_conf(self.conf()) as sender:
                 sender.dataframe(frame, table_name=self.table_for(table), symbols=list(SYMBOLS[table]), at=EVENT_TIME)
-                sender.flush()
+                sender.flush(transactional=True)  # one table's rows: committed together
         except QuestDBError as e:
             raise OutputError("questdb", f"QuestDB at {self.address} refused the rows of {self.table_for(table)}: "
                                          f"{e}") from None

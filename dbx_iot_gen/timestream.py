@@ -158,7 +158,8 @@ def records(frame: pd.DataFrame, layout: str = "multi") -> Iterator[tuple[int, d
     """
     import pandas as pd
 
-    millis = (pd.to_datetime(frame["timestamp"], utc=True).astype("int64") // 1_000_000).tolist()
+    times = pd.to_datetime(frame["timestamp"], utc=True)
+    millis = ((times - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "ms")).tolist()  # whatever the unit
     columns = {c: frame[c].tolist() for c in (*DIMENSIONS, *MEASURES)}
     for i, ms in enumerate(millis):
         dimensions = [{"Name": d, "Value": "" if pd.isna(columns[d][i]) else str(columns[d][i])} for d in DIMENSIONS]
@@ -206,8 +207,8 @@ class TimestreamSink:
             found by the SDK's endpoint discovery.
         region: the AWS region (default: the SDK's configuration).
         layout: ``multi`` (one ``ruuvi`` record per row) or ``long`` (a record per measure).
-        max_attempts: retries per call on throttling, server and connection errors (botocore's
-            ``max_attempts``, which counts retries: the first attempt comes on top).
+        max_attempts: attempts per call in all, the first included, on throttling, server and
+            connection errors (botocore's ``total_max_attempts``).
 
     Example:
         >>> TimestreamSink("iot", "ruuvi", layout="wide")
@@ -239,9 +240,10 @@ class TimestreamSink:
             raise InvalidConfigError("max_attempts", f"must be 1 to 20, got {self.max_attempts!r}")
 
     def identity(self, table: str | None = None) -> dict[str, Any]:
-        """What a feed's checkpoint was written for: a restart must name the same table and layout."""
-        return {"sink": "timestream", "endpoint_url": self.endpoint_url, "database": self.database,
-                "table": self.table, "layout": self.layout}
+        """What a feed's checkpoint was written for: a restart must name the same endpoint or
+        region, table and layout."""
+        return {"sink": "timestream", "endpoint_url": self.endpoint_url, "region": self.region,
+                "database": self.database, "table": self.table, "layout": self.layout}
 
     def client(self, max_attempts: int | None = None) -> Any:
         """A ``timestream-write`` client: standard retries (throttling, server and connection
@@ -302,13 +304,19 @@ class TimestreamSink:
         on; a micro-batch refused whole for its times ends the feed with :class:`OutputError`."""
         self.check_table(table)
         sink, rejected_dir = self, Path(out_dir) / "_rejected" if out_dir else None
-        clients: list[Any] = []  # one client for the feed (micro-batches run on the driver)
+        # one client for the feed (micro-batches run on the driver), and the table's retention
+        # asked again every 5 minutes, not per micro-batch (AWS allows 5 describe calls a second)
+        state: dict[str, Any] = {}
 
         def write_batch(batch: DataFrame, batch_id: int) -> None:
-            if not clients:
-                clients.append(sink.client())
+            if "client" not in state:
+                state["client"] = sink.client()
+            if time.monotonic() - state.get("asked", -1e9) > RETENTION_SECONDS:
+                state["oldest"], state["asked"] = sink.oldest_ms(state["client"]), time.monotonic()
+            # the retention's start moves on with the clock between two questions
+            oldest = state["oldest"] + int((time.monotonic() - state["asked"]) * 1000)
             frame = timestream_frame(batch)
-            result = write_rows(sink, frame, clients[0])
+            result = write_rows(sink, frame, state["client"], oldest)
             if not result.rejected:
                 return
             if result.written == 0 and all("older than" in r.reason or "ahead of" in r.reason for r in result.rejected):
@@ -327,11 +335,6 @@ def write_rejected(path: Path, rejected: Sequence[Rejected]) -> None:
         for r in rejected:
             row = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.values.items()}
             out.write(json.dumps({"reason": r.reason, "row": row}, default=str) + "\n")
-
-
-def _summary(rejected: Sequence[Rejected]) -> str:
-    first = rejected[0]
-    return f"{len(rejected)} rows rejected, e.g. row {first.row}: {first.reason}"
 
 
 def _call(sink: TimestreamSink, request: Any, client: Any = None) -> Any:
@@ -373,11 +376,13 @@ def timestream_frame(batch: DataFrame) -> pd.DataFrame:
     return frame.astype(object).where(frame.notna(), None)
 
 
-def write_rows(sink: TimestreamSink, frame: pd.DataFrame, client: Any = None) -> WriteResult:
+def write_rows(sink: TimestreamSink, frame: pd.DataFrame, client: Any = None,
+               oldest_ms: int | None = None) -> WriteResult:
     """Write a frame of ``environment_readings`` rows; rows the limits refuse, and records
-    Timestream rejects, are reported in the result with their reason, the rest is written."""
+    Timestream rejects, are reported in the result with their reason, the rest is written.
+    ``oldest_ms``: the oldest time the table takes (default: asked of the table now)."""
     client = client or sink.client()
-    oldest = sink.oldest_ms(client)
+    oldest = sink.oldest_ms(client) if oldest_ms is None else oldest_ms
     now = int(time.time() * 1000)
     result = WriteResult()
     batch: list[tuple[int, dict[str, Any]]] = []
@@ -421,6 +426,9 @@ def write_rows(sink: TimestreamSink, frame: pd.DataFrame, client: Any = None) ->
     return result
 
 
+# seconds a feed trusts the table's retention before it asks again
+RETENTION_SECONDS = 300
+
 # rows per piece of a batch table (each piece is read, converted and written in calls of 100)
 CHUNK_ROWS = 50_000
 
@@ -438,8 +446,10 @@ def publish(df: DataFrame, table: str, sink: TimestreamSink) -> WriteResult:
     sink.prepare(table)
     total = WriteResult()
     client = sink.client()
+    asked, oldest = time.monotonic(), sink.oldest_ms(client)
     for piece in chunks(df, table, CHUNK_ROWS):
-        result = write_rows(sink, timestream_frame(piece), client)
+        # the retention's start moves on with the clock
+        result = write_rows(sink, timestream_frame(piece), client, oldest + int((time.monotonic() - asked) * 1000))
         total.written += result.written
         total.calls += result.calls
         total.rejected += result.rejected

@@ -138,9 +138,15 @@ def demo(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory, request:
     with open(shared / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process ends
         if not built.exists():
-            stdout, code = _run_demo(shared / "out")
+            try:
+                stdout, code = _run_demo(shared / "out")
+            except BaseException as exc:  # the other worker fails the same way, not on half a build
+                built.write_text(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+                raise
             built.write_text(json.dumps({"stdout": stdout, "exit_code": code}))
     run = json.loads(built.read_text())
+    if "error" in run:
+        pytest.fail(f"the shared tiny demo failed to build in the other worker: {run['error']}")
     return DemoOutput(spark, shared / "out", run["stdout"], run["exit_code"])
 
 

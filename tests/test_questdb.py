@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -19,7 +20,7 @@ from pyspark.sql import functions as F
 
 from dbx_iot_gen.cli import main
 from dbx_iot_gen.errors import OutputError
-from dbx_iot_gen.questdb import QuestDBSink, publish
+from dbx_iot_gen.questdb import QuestDBSink, publish, questdb_frame
 from dbx_iot_gen.schemas import TABLES
 from dbx_iot_gen.stream import STREAM_TABLES, start_stream
 from tests.conftest import show
@@ -161,14 +162,23 @@ def test_wrong_credentials_and_a_table_of_another_shape_end_with_one_message(spa
         code = main(["publish", "--table", "plant_sensors", "--out", str(demo.root), "--sink", "questdb",
                      "--questdb", guarded.address, "--questdb-user", "admin"])
         err = capsys.readouterr().err
-        assert code == 2 and "questdb: QuestDB at" in err and "refused the credentials" in err, err
+        assert code == 2 and err.startswith(f"dbx-iot-gen: error: --questdb-user: QuestDB at {guarded.address} "
+                                            "refused the credentials"), err
         assert len(err.strip().splitlines()) == 1
         assert exec_sql(guarded.address, "SELECT count() FROM tables()", ("admin", "right"))["dataset"] == [[0]]
         # the right password, with a ';' (the client's config string escapes it): the table is made
         with LocalQuestDB(password="ri;ght") as semicolon:
-            QuestDBSink(semicolon.address, "guarded", "admin", "ri;ght").prepare("plant_sensors")
+            sink = QuestDBSink(semicolon.address, "guarded", "admin", "ri;ght")
+            sink.prepare("plant_sensors")  # over /exec
             tables = exec_sql(semicolon.address, "SELECT table_name FROM tables()", ("admin", "ri;ght"))
             assert tables["dataset"] == [["guarded"]]
+            # and rows through the client, whose config string carries the password
+            sink.send(questdb_frame(demo.delta("plant_sensors").limit(5), "plant_sensors"), "plant_sensors")
+            deadline, count = time.monotonic() + 60, None
+            while time.monotonic() < deadline and count != [[5]]:
+                count = exec_sql(semicolon.address, "SELECT count() FROM guarded", ("admin", "ri;ght"))["dataset"]
+                time.sleep(0.2)
+            assert count == [[5]]
     # a table of the same name made by someone else, with value as text: QuestDB refuses the rows
     exec_sql(questdb.address, "CREATE TABLE other_shape (timestamp TIMESTAMP, address SYMBOL, value VARCHAR) "
                               "TIMESTAMP(timestamp) PARTITION BY DAY WAL")

@@ -226,6 +226,7 @@ def test_the_cli_publishes_a_demo_table_and_reports_refused_rows(spark, demo, aw
     delta = demo.delta("environment_readings")
     # the demo's dirty rows: a duplicate broadcast is the same record again (Timestream keeps one)
     assert as_rows(aws.records("iot", "demo")) == expected(delta)
+    assert len(aws.records("iot", "demo")) == delta.count()  # each row once: none lost, none sent twice
     assert main([*args, "--timestream-table", "short"]) == 1
     out = capsys.readouterr().out
     assert f"rejected: {delta.count():,} rows: its time is older than the table's retention" in out
