@@ -75,7 +75,12 @@ class _Server:
     removes the folder afterwards, also when it failed to start."""
 
     dir: Path
+    log: Path
     proc: subprocess.Popen | None = None
+
+    def __init__(self, name: str, log: str) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix=f"dbx_iot_gen_{name}_"))
+        self.log = self.dir / log
 
     def start(self) -> Self:
         raise NotImplementedError
@@ -118,9 +123,7 @@ class LocalKafka(_Server):
         install()
         self.port = port or free_port()
         self.controller_port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="dbx_iot_gen_kafka_"))
-        self.log = self.dir / "kafka.log"
-        self.proc: subprocess.Popen | None = None
+        super().__init__("kafka", "kafka.log")
 
     @property
     def bootstrap(self) -> str:
@@ -187,9 +190,7 @@ class LocalQuestDB(_Server):
         install()
         self.http_port, self.pg_port = port or free_port(), free_port()
         self.password = password
-        self.dir = Path(tempfile.mkdtemp(prefix="dbx_iot_gen_questdb_"))
-        self.log = self.dir / "questdb.log"
-        self.proc: subprocess.Popen | None = None
+        super().__init__("questdb", "questdb.log")
 
     @property
     def address(self) -> str:
@@ -236,9 +237,7 @@ class LocalMoto(_Server):
     def __init__(self, port: int | None = None, check_credentials: bool = False) -> None:
         self.port = port or free_port()
         self.check_credentials = check_credentials  # then moto refuses keys its IAM does not know
-        self.dir = Path(tempfile.mkdtemp(prefix="dbx_iot_gen_moto_"))
-        self.log = self.dir / "moto.log"
-        self.proc: subprocess.Popen | None = None
+        super().__init__("moto", "moto.log")
 
     @property
     def endpoint_url(self) -> str:
@@ -394,9 +393,8 @@ class LocalPostgres(_Server):
     def __init__(self, port: int | None = None) -> None:
         self.bin = _postgres_bin()
         self.port = port or free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="dbx_iot_gen_pg_"))
+        super().__init__("pg", "postgres.log")
         self.data = self.dir / "data"
-        self.log = self.dir / "postgres.log"
         self.as_postgres = os.geteuid() == 0
 
     @property
