@@ -21,6 +21,7 @@ _LAZY = {
     "merge_scd1": "dbx_iot_gen.merge", "merge_scd2": "dbx_iot_gen.merge", "read_cdc_batches": "dbx_iot_gen.merge",
     "generate_iot_demo": "dbx_iot_gen.demo", "build_tables": "dbx_iot_gen.demo", "build_table": "dbx_iot_gen.demo",
     "get_spark": "dbx_iot_gen.spark", "CatalogTarget": "dbx_iot_gen.output", "query": "dbx_iot_gen.queries",
+    "report": "dbx_iot_gen.reporting", "report_figures": "dbx_iot_gen.reporting",
     "start_stream": "dbx_iot_gen.stream", "stream": "dbx_iot_gen.stream", "stream_spec": "dbx_iot_gen.stream",
     **{name: "dbx_iot_gen.tables" for name in (
         "alerts", "anomaly_labels", "cdc_batch", "devices", "devices_cdc", "devices_spec", "environment_long",
@@ -82,6 +83,8 @@ __all__ = [
     "read_cdc_batches",
     "readings_at",
     "readings_spec",
+    "report",
+    "report_figures",
     "start_stream",
     "stream",
     "stream_spec",

@@ -111,7 +111,12 @@ def _parser() -> argparse.ArgumentParser:
                       help="seconds to run, then stop (default: process what the topic holds, then stop)")
     queries = sub.add_parser("queries", help="run the demo and gold queries on a demo output")
     queries.add_argument("--out", default="iot_demo", help="the demo output folder (default: ./iot_demo)")
-    for command in (demo, feed, publish, pipe, queries):
+    page = sub.add_parser("report", help="write one HTML page that shows a demo output at a glance")
+    page.add_argument("--demo", default="iot_demo", help="the demo output folder (default: ./iot_demo)")
+    page.add_argument("--out", default=None, help="the HTML file to write (default: DEMO/report.html)")
+    page.add_argument("--devices", type=_positive_int, default=3,
+                      help="devices per metric in the week of readings, 1-10 (default: 3)")
+    for command in (demo, feed, publish, pipe, queries, page):
         command.add_argument("--verbose", action="store_true",
                              help="show Spark's own output (else a local Spark's goes to a log file)")
     sub.add_parser("tables", help="list the tables and their columns")
@@ -228,7 +233,7 @@ FLAGS = {"out_dir": "--out", "table": "--table", "mode": "--mode", "rows_per_sec
          "postgres_table": "--postgres-table", "questdb": "--questdb", "questdb_table": "--questdb-table",
          "questdb_user": "--questdb-user", "questdb_password": "$QUESTDB_PASSWORD", "database": "--database",
          "timestream_table": "--timestream-table", "endpoint_url": "--endpoint-url", "layout": "--layout",
-         "region": "--region"}
+         "region": "--region", "demo_dir": "--demo", "out": "--out", "devices": "--devices"}
 
 
 def error_message(exc: DbxIotGenError) -> str:
@@ -492,6 +497,20 @@ def _queries(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from dbx_iot_gen import reporting
+
+    # before Spark starts: a wrong folder, file or number fails at once
+    reporting.check_arguments(args.demo, args.out, args.devices)
+    _need_spark()
+    started = time.perf_counter()
+    print(f"{PROG} report: {Path(args.demo).expanduser()}", flush=True)
+    spark = _spark(args)
+    path = reporting.report(spark, args.demo, args.out, devices=args.devices)
+    print(f"done: {path} in {time.perf_counter() - started:.1f} s (Spark start included)")
+    return 0
+
+
 def _tables() -> int:
     for name in TABLES:
         print(describe(name))
@@ -521,6 +540,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _pipeline(args)
         if args.command == "queries":
             return _queries(args)
+        if args.command == "report":
+            return _report(args)
         return _tables()
     except DbxIotGenError as exc:
         print(f"{PROG}: error: {error_message(exc)}", file=sys.stderr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from matplotlib.figure import Figure
 from pyspark.sql import DataFrame
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -44,8 +45,8 @@ def run_notebook(spark, name: str, widgets: dict[str, str]) -> tuple[dict, list]
     assert text.startswith(HEADER), name
     shown: list = []
 
-    def display(df: DataFrame) -> None:
-        shown.append(df.collect())
+    def display(df: DataFrame | Figure) -> None:
+        shown.append(df if isinstance(df, Figure) else df.collect())
 
     namespace = {"spark": spark, "dbutils": DBUtils(widgets), "display": display}
     for i, cell in enumerate(text[len(HEADER):].split(SEPARATOR)):
@@ -65,10 +66,12 @@ def test_every_notebook_is_in_databricks_source_format():
         assert "# MAGIC %md" in text
 
 
-def test_quick_start_runs(spark):
-    _, shown = run_notebook(spark, "01_quick_start.py", {"scale": "tiny"})
+def test_quick_start_runs(spark, tmp_path, capsys):
+    # without a demo output at the widget's folder, the notebook says so and shows no figures
+    _, shown = run_notebook(spark, "01_quick_start.py", {"scale": "tiny", "demo": str(tmp_path / "none")})
     assert len(shown) == 3 and all(shown)
     assert {r["anomaly_type"] for r in shown[2]} == {"spike", "dropout", "drift", "stuck"}
+    assert "no figures: " in capsys.readouterr().out
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +95,14 @@ def test_generate_demo_then_queries(spark, local_schema):
     namespace, shown = run_notebook(spark, "04_demo_queries.py", local_schema)
     assert namespace["counts"] and all(namespace["counts"].values()), namespace["counts"]
     assert len(shown) == len(namespace["counts"]) + 1
+    # the quick start's figures of that output: its tables are in the catalog, not Delta folders
+    demo_dir = str(Path(local_schema["landing_root"]) / "iot_demo")
+    namespace, shown = run_notebook(spark, "01_quick_start.py", {"scale": "tiny", "demo": demo_dir})
+    figures = [f for f in shown if isinstance(f, Figure)]
+    sections = [f.section for f in namespace["figures"]]
+    assert len(figures) == len(sections) and sections[-7:] == ["profiles", "map", "vehicles", "ruuvi", "plant",
+                                                               "events", "quality"], sections
+    assert sections[:-7] == ["readings"] * 5
 
 
 def test_stream_feed_runs(spark, tmp_path):
