@@ -8,7 +8,7 @@ those reach pandas and matplotlib. Its sections, in order (each a ``<section id=
 * ``readings``: per metric, the first week of a few devices' readings, anomaly episodes shaded by
   type (from ``anomaly_labels``), maintenance marked under the curve, quality problems as crosses;
 * ``profiles``: each metric's mean by hour of the local day and by local day of the week;
-* ``map``: facilities and devices by latitude and longitude (no coastlines: the points are the map);
+* ``map``: facilities on a world map (Natural Earth's country outlines), the largest ones' devices;
 * ``vehicles``: a few vehicles' tracks on their streets, coloured by speed;
 * ``ruuvi``: the Ruuvi tags' temperature and humidity by location, one site per panel;
 * ``plant``: the plant's sensors by frequency tier (events per sensor, a few sensors' values);
@@ -61,6 +61,8 @@ SEVERITY_COLOURS = {"Critical": "#d62728", "Warning": "#ff7f0e", "Info": "#1f77b
                     "critical": "#d62728", "warning": "#ff7f0e"}
 # country outlines for the map: Natural Earth 1:110m (public domain), shipped as package data
 COUNTRIES = Path(__file__).resolve().parent / "data" / "countries_110m.json"
+# quality problems whose value is not the sensor's (late and duplicated readings carry true values)
+VALUE_PROBLEMS = ("null_value", "out_of_range", "sentinel_value", "unit_mixup", "clock_reset")
 METRICS = ("temperature", "humidity", "pressure", "vibration", "power")
 MAX_DEVICES = 10
 # the devices whose readings the profiles average: at most this many, picked by a hash of the id
@@ -206,6 +208,23 @@ def _check_writable(target: Path) -> None:
 
 
 def _figures(tables: dict[str, DataFrame], manifest: dict[str, Any], devices: int) -> list[ReportFigure]:
+    """Every figure, computed with the session's time zone set to UTC (times are shown in UTC and
+    converted to each facility's zone for the profiles; a notebook's session may use another) and
+    Arrow's conversion to pandas."""
+    spark = tables["locations"].sparkSession
+    # UTC, and Arrow for the samples that go to pandas (pyarrow is a dependency); restored after
+    settings = {"spark.sql.session.timeZone": "UTC", "spark.sql.execution.arrow.pyspark.enabled": "true"}
+    before = {key: spark.conf.get(key) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        return _make_figures(tables, manifest, devices)
+    finally:
+        for key, value in before.items():
+            spark.conf.set(key, value)
+
+
+def _make_figures(tables: dict[str, DataFrame], manifest: dict[str, Any], devices: int) -> list[ReportFigure]:
     start = datetime.fromisoformat(manifest["config"]["start"])
     end = datetime.fromisoformat(manifest["config"]["end"])
     week = (start, min(end, start + timedelta(days=7)))
@@ -214,7 +233,7 @@ def _figures(tables: dict[str, DataFrame], manifest: dict[str, Any], devices: in
         lambda: _profiles(tables),
         lambda: _map(tables),
         lambda: _vehicles(tables, devices),
-        lambda: _ruuvi(tables),
+        lambda: _ruuvi(tables, manifest),
         lambda: _plant(tables),
         lambda: _events(tables),
         lambda: _quality(tables, manifest),
@@ -238,9 +257,10 @@ def _subplots(rows: int, cols: int, *, figsize: tuple[float, float], **kwargs: A
 def _readings(tables: dict[str, DataFrame], week: tuple[datetime, datetime], devices: int) -> list[ReportFigure]:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Rectangle
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    lo, hi = (F.lit(t).cast("timestamp") for t in week)
+    lo, hi = (F.lit(t.isoformat(sep=" ")).cast("timestamp") for t in week)  # UTC: the session's zone here
     labels = tables["anomaly_labels"].where((F.col("start_ts") < hi) & (F.col("end_ts") >= lo))
     readings = tables["sensor_readings"].where((F.col("timestamp") >= lo) & (F.col("timestamp") < hi))
     # per metric, the devices with the most anomaly episodes in the week (then the lowest ids)
@@ -251,20 +271,25 @@ def _readings(tables: dict[str, DataFrame], week: tuple[datetime, datetime], dev
         if r["metric_name"] in chosen and len(chosen[r["metric_name"]]) < devices:
             chosen[r["metric_name"]].append(r["device_id"])
     short = [m for m in METRICS if len(chosen[m]) < devices]
-    if short:
-        seen = {(r["metric_name"], r["device_id"]) for r in
-                readings.where(F.col("metric_name").isin(short)).select("metric_name", "device_id").distinct()
-                .orderBy("metric_name", "device_id").limit(len(short) * 200).collect()}
-        for metric, device in sorted(seen):
-            if len(chosen[metric]) < devices and device not in chosen[metric]:
-                chosen[metric].append(device)
+    if short:  # too few devices with anomalies: the lowest ids of the others that measure the metric
+        first = Window.partitionBy("metric_name").orderBy("device_id")
+        for r in (readings.where(F.col("metric_name").isin(short)).select("metric_name", "device_id").distinct()
+                  .withColumn("n", F.row_number().over(first)).where(F.col("n") <= 2 * devices)
+                  .orderBy("metric_name", "device_id").collect()):
+            if len(chosen[r["metric_name"]]) < devices and r["device_id"] not in chosen[r["metric_name"]]:
+                chosen[r["metric_name"]].append(r["device_id"])
     pairs = [(m, d) for m in METRICS for d in chosen[m]]
     if not pairs:
         return []
     pick = functools.reduce(lambda a, b: a | b, [(F.col("metric_name") == m) & (F.col("device_id") == d)
                                                  for m, d in pairs])
-    rows = (readings.where(pick)
-            .select("metric_name", "device_id", "timestamp", "metric_value", "unit", "device_status", "quality_issue")
+    kinds = (tables["devices"].where(F.col("device_id").isin([d for _, d in pairs]))
+             .join(tables["locations"], "location_id").select("device_id", "device_type", "city").collect())
+    about = {r["device_id"]: f"{r['device_type']}, {r['city']}" for r in kinds}
+    # the ids alone first: Parquet skips what it can by them, the pairs then pick the rows
+    rows = (readings.where(F.col("device_id").isin(sorted({d for _, d in pairs}))).where(pick)
+            .select("metric_name", "device_id", "timestamp", "metric_value", "unit", "device_status",
+                    "anomaly_type", "quality_issue")
             .orderBy("metric_name", "device_id", "timestamp").toPandas())
     spans = labels.where(pick).toPandas()
     out = []
@@ -272,93 +297,103 @@ def _readings(tables: dict[str, DataFrame], week: tuple[datetime, datetime], dev
         if not chosen[metric]:
             continue
         fig, axes = _subplots(len(chosen[metric]), 1, figsize=(12, 2.3 * len(chosen[metric])),
-                                 sharex=True, squeeze=False)
+                              sharex=True, squeeze=False)
         unit = ""
         for ax, device in zip(axes[:, 0], chosen[metric]):
             mine = rows[(rows.metric_name == metric) & (rows.device_id == device)]
             unit = mine.unit.dropna().iloc[0] if mine.unit.notna().any() else unit
-            clean = mine[mine.quality_issue.isna()]
-            ax.plot(clean.timestamp, clean.metric_value, lw=0.8, color="#1f77b4")
-            _set_value_limits(ax, clean.metric_value)
+            # the curve: every reading whose value is the sensor's (late and duplicated readings are)
+            good = mine[~mine.quality_issue.isin(VALUE_PROBLEMS)]
+            ax.plot(good.timestamp, good.metric_value, lw=0.8, color="#1f77b4")
+            _set_value_limits(ax, good.metric_value)
             ymin, ymax = ax.get_ylim()
             for s in spans[(spans.metric_name == metric) & (spans.device_id == device)].itertuples():
                 colour = ANOMALY_COLOURS.get(s.anomaly_type, "#000000")
                 if s.end_ts > s.start_ts:
-                    ax.axvspan(s.start_ts, s.end_ts, color=colour, alpha=0.25, lw=0)
+                    ax.axvspan(s.start_ts, s.end_ts, color=colour, alpha=0.3, lw=0)
                 else:
                     ax.axvline(s.start_ts, color=colour, alpha=0.6, lw=1.5)
+            spikes = good[good.anomaly_type == "spike"]
+            ax.scatter(spikes.timestamp, spikes.metric_value, s=12, color=ANOMALY_COLOURS["spike"], zorder=3)
             maintenance = mine[mine.device_status == "Maintenance"]
             ax.scatter(maintenance.timestamp, [ymin + 0.03 * (ymax - ymin)] * len(maintenance), marker="s", s=6,
-                       color="#2ca02c", label="maintenance")
-            bad = mine[mine.quality_issue.notna()]
-            shown = bad.metric_value.fillna(ymin).clip(ymin, ymax)
-            ax.scatter(bad.timestamp, shown, marker="x", s=18, color="#000000", label="quality problem")
+                       color="#2ca02c")
+            nulls = mine[mine.quality_issue.isin(VALUE_PROBLEMS) & mine.metric_value.isna()]
+            ax.scatter(nulls.timestamp, [ymin] * len(nulls), marker="|", s=40, color="#555555", clip_on=False)
+            bad = mine[mine.quality_issue.isin(VALUE_PROBLEMS) & mine.metric_value.notna()]
+            ax.scatter(bad.timestamp, bad.metric_value.clip(ymin, ymax), marker="x", s=18, color="#000000",
+                       clip_on=False)
             ax.set_ylim(ymin, ymax)
-            ax.set_ylabel(f"device {device}", fontsize=8)
+            ax.set_ylabel(f"{device}", fontsize=8)
+            ax.set_title(f"device {device}: {about.get(device, '')}", fontsize=8, loc="left")
         handles = [Rectangle((0, 0), 1, 1, color=c, alpha=0.4) for c in ANOMALY_COLOURS.values()]
         handles += [Line2D([], [], ls="", marker="s", color="#2ca02c"),
+                    Line2D([], [], ls="", marker="|", color="#555555"),
                     Line2D([], [], ls="", marker="x", color="#000000")]
-        fig.legend(handles, [*ANOMALY_COLOURS, "maintenance", "quality problem"], loc="upper right", ncol=6,
-                   fontsize=8)
+        fig.legend(handles, [*ANOMALY_COLOURS, "maintenance", "null value", "bad value (clipped to the frame)"],
+                   loc="upper right", ncol=7, fontsize=8)
         fig.suptitle(f"{metric} ({unit}), UTC", x=0.01, ha="left")
         fig.autofmt_xdate()
+        fig.tight_layout(rect=(0, 0, 1, 0.93))
         ids = ", ".join(str(d) for d in chosen[metric])
-        out.append(ReportFigure("readings", f"{metric}: devices {ids}, the first week", fig))
+        out.append(ReportFigure("readings", f"{metric}: devices {ids}, {week[0]:%Y-%m-%d} to {week[1]:%Y-%m-%d}",
+                                fig))
     return out
 
 
 def _set_value_limits(ax: Any, values: Any) -> None:
-    """The y range of the clean values (so one out-of-range reading does not flatten the curve)."""
+    """The y range of the sensor's own values, anomalies included (bad values are pinned to it)."""
     v = values.dropna()
     if v.empty:
         ax.set_ylim(0, 1)
         return
-    lo, hi = float(v.quantile(0.002)), float(v.quantile(0.998))
-    pad = (hi - lo) * 0.15 or 1.0
+    lo, hi = float(v.min()), float(v.max())
+    pad = (hi - lo) * 0.08 or 1.0
     ax.set_ylim(lo - pad, hi + pad)
 
 
 def _profiles(tables: dict[str, DataFrame]) -> list[ReportFigure]:
     from pyspark.sql import functions as F
 
-    zones = tables["devices"].join(tables["locations"], "location_id").select("device_id", "timezone")
+    zones = (tables["devices"].join(tables["locations"], "location_id")
+             .select("device_id", "device_type", "timezone"))
+    share = PROFILE_DEVICES / max(PROFILE_DEVICES, tables["devices"].count())
     clean = (tables["sensor_readings"]
              .where(F.col("quality_issue").isNull() & ~F.col("is_anomaly") & F.col("metric_value").isNotNull())
-             .where(F.pmod(F.xxhash64("device_id"), F.lit(1000)) < F.lit(1000 * PROFILE_DEVICES)
-                    / F.greatest(F.lit(PROFILE_DEVICES), F.lit(tables["devices"].count())))
+             .where(F.pmod(F.xxhash64("device_id"), F.lit(1000)) < F.lit(round(1000 * share)))
              .join(F.broadcast(zones), "device_id")
-             .select("metric_name", "metric_value",
+             .select("metric_name", "device_type", "metric_value",
                      F.from_utc_timestamp("timestamp", F.col("timezone")).alias("local")))
-    agg = (clean.groupBy("metric_name", F.hour("local").alias("hour"), F.dayofweek("local").alias("dow"))
+    agg = (clean.groupBy("metric_name", "device_type", F.hour("local").alias("hour"),
+                         F.dayofweek("local").alias("dow"))
            .agg(F.sum("metric_value").alias("s"), F.count("*").alias("n")).toPandas())
     if agg.empty:
         return []
     metrics = [m for m in METRICS if (agg.metric_name == m).any()]
-    fig, axes = _subplots(len(metrics), 2, figsize=(12, 2.2 * len(metrics)), squeeze=False)
+    fig, axes = _subplots(len(metrics), 2, figsize=(12, 2.4 * len(metrics)), squeeze=False)
     days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    order = [2, 3, 4, 5, 6, 7, 1]  # Spark's dayofweek: 1 = Sunday; shown from Monday
     for row, metric in zip(axes, metrics):
-        mine = agg[agg.metric_name == metric]
-        by_hour = mine.groupby("hour")[["s", "n"]].sum()
-        row[0].plot(by_hour.index, by_hour.s / by_hour.n, marker="o", ms=3)
+        for kind, mine in agg[agg.metric_name == metric].groupby("device_type"):
+            by_hour = mine.groupby("hour")[["s", "n"]].sum()
+            row[0].plot(by_hour.index, by_hour.s / by_hour.n, marker="o", ms=3, label=kind)
+            by_day = mine.groupby("dow")[["s", "n"]].sum()
+            means = by_day.s / by_day.n
+            row[1].plot(days, [means.get(d, float("nan")) for d in order], marker="o", ms=4, label=kind)
         row[0].set_xticks(range(0, 24, 3))
         row[0].set_ylabel(metric, fontsize=8)
-        by_day = mine.groupby("dow")[["s", "n"]].sum()
-        order = [(d % 7) + 1 for d in range(1, 8)]  # Spark: 1 = Sunday; shown Monday first
-        means = [(by_day.s / by_day.n).get(d, float("nan")) for d in order]
-        row[1].bar(days, means, color="#1f77b4")
-        finite = [m for m in means if m == m]
-        if finite:
-            lo, hi = min(finite), max(finite)
-            pad = (hi - lo) * 0.5 or abs(hi) * 0.05 or 1.0
-            row[1].set_ylim(lo - pad, hi + pad)
+        row[0].legend(fontsize=6)
     axes[0, 0].set_title("mean by hour of the local day")
-    axes[0, 1].set_title("mean by local day of the week")
+    axes[0, 1].set_title("mean by local day of the week (a gap: no data that day)")
     fig.tight_layout()
-    return [ReportFigure("profiles", "clean readings of a sample of devices, in each facility's time zone", fig)]
+    return [ReportFigure("profiles", f"clean readings of {'all devices' if share >= 1 else 'a sample of devices'}"
+                                     ", by device type, in each facility's time zone", fig)]
 
 
 def _map(tables: dict[str, DataFrame]) -> list[ReportFigure]:
     import matplotlib
+    from matplotlib.lines import Line2D
+
     places = tables["locations"].select("location_id", "city", "latitude", "longitude").toPandas()
     things = tables["devices"].select("location_id", "device_type", "latitude", "longitude").toPandas()
     per_place = things.groupby("location_id").size()
@@ -371,7 +406,10 @@ def _map(tables: dict[str, DataFrame]) -> list[ReportFigure]:
     sizes = [10 + 4 * per_place.get(i, 0) for i in places.location_id]
     world.scatter(places.longitude, places.latitude, s=sizes, color="#d62728", alpha=0.7, edgecolors="#000000",
                   lw=0.5, zorder=3)
-    for city, group in places.groupby("city"):
+    # the cities with the most devices are named (all of them would overlap in Europe and the US)
+    by_city = things.merge(places[["location_id", "city"]], on="location_id").groupby("city").size()
+    named = set(by_city.sort_values(ascending=False, kind="stable").index[:15])
+    for city, group in places[places.city.isin(named)].groupby("city"):
         world.annotate(city, (group.longitude.mean(), group.latitude.mean()), fontsize=7, xytext=(4, 4),
                        textcoords="offset points")
     world.set_xlim(-180, 180)
@@ -381,7 +419,7 @@ def _map(tables: dict[str, DataFrame]) -> list[ReportFigure]:
     kinds = sorted(things.device_type.unique())
     colours = dict(zip(kinds, matplotlib.colormaps["tab10"].colors))
     for k, location in enumerate(zoomed):
-        ax = fig.add_axes((0.05 + k * 0.31, 0.04, 0.27, 0.33))
+        ax = fig.add_axes((0.05 + k * 0.31, 0.08, 0.27, 0.3))
         site = places[places.location_id == location].iloc[0]
         mine = things[things.location_id == location]
         for kind, group in mine.groupby("device_type"):
@@ -389,9 +427,12 @@ def _map(tables: dict[str, DataFrame]) -> list[ReportFigure]:
         ax.scatter([site.longitude], [site.latitude], marker="*", s=120, color="#000000", label="facility")
         ax.set_aspect(1 / max(0.1, math.cos(math.radians(site.latitude))), adjustable="datalim")
         ax.set_title(f"{site.city}, facility {location}: {len(mine)} devices", fontsize=8)
+        ax.ticklabel_format(useOffset=False)
         ax.tick_params(labelsize=6)
-        if k == 0:
-            ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(0, -0.08), ncol=5, frameon=False)
+
+    handles = [Line2D([], [], ls="", marker="o", color=colours[k]) for k in kinds]
+    handles.append(Line2D([], [], ls="", marker="*", ms=10, color="#000000"))
+    fig.legend(handles, [*kinds, "facility"], loc="lower center", ncol=len(kinds) + 1, fontsize=7, frameon=False)
     return [ReportFigure("map", f"{len(places)} facilities and {len(things)} devices; below, the largest "
                                 "facilities' devices", fig)]
 
@@ -401,14 +442,17 @@ def _vehicles(tables: dict[str, DataFrame], devices: int) -> list[ReportFigure]:
     from matplotlib.colors import Normalize
     from pyspark.sql import functions as F
 
-    telemetry = tables["telemetry"]
-    ids = [r["device_id"] for r in telemetry.select("device_id").distinct().orderBy("device_id")
-           .limit(max(devices, 4)).collect()]
-    if not ids:
-        return []
-    track = (telemetry.where(F.col("device_id").isin(ids))
+    wanted = max(devices, 4)
+    # the GPS trackers of the registry (not a scan of the telemetry for its ids), lowest ids first
+    candidates = [r["device_id"] for r in tables["devices"].where(F.col("device_type") == "GPS Tracker")
+                  .select("device_id").orderBy("device_id").limit(4 * wanted).collect()]
+    track = (tables["telemetry"].where(F.col("device_id").isin(candidates))
              .select("device_id", "timestamp", "latitude", "longitude", "speed").orderBy("device_id", "timestamp")
              .toPandas())
+    ids = sorted(track.device_id.unique())[:wanted]
+    if not ids:
+        return []
+    track = track[track.device_id.isin(ids)]
     cols = min(len(ids), 4)
     rows_n = (len(ids) + cols - 1) // cols
     fig, axes = _subplots(rows_n, cols, figsize=(3.2 * cols, 3.2 * rows_n), squeeze=False)
@@ -421,42 +465,54 @@ def _vehicles(tables: dict[str, DataFrame], devices: int) -> list[ReportFigure]:
         line = LineCollection(segments, cmap="viridis", norm=Normalize(0, top), lw=1.2)
         line.set_array(mine.speed.to_numpy()[1:])
         ax.add_collection(line)
+        stopped = mine[mine.speed == 0]
+        ax.scatter(stopped.longitude, stopped.latitude, s=8, color="#d62728", zorder=3)
         ax.autoscale()
-        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_aspect(1 / max(0.1, math.cos(math.radians(float(mine.latitude.mean())))), adjustable="datalim")
         ax.set_title(f"vehicle {device}", fontsize=8)
+        ax.ticklabel_format(useOffset=False)
         ax.tick_params(labelsize=6)
     for ax in list(axes.flat)[len(ids):]:
         ax.axis("off")
     if line is not None:
         fig.colorbar(line, ax=axes, label="speed, km/h", shrink=0.8)
     hours = (track.timestamp.max() - track.timestamp.min()).total_seconds() / 3600
-    return [ReportFigure("vehicles", f"{len(ids)} vehicles, {hours:.1f} hours", fig)]
+    return [ReportFigure("vehicles", f"{len(ids)} vehicles, {hours:.1f} hours; red dots: stopped", fig)]
 
 
-def _ruuvi(tables: dict[str, DataFrame]) -> list[ReportFigure]:
+def _ruuvi(tables: dict[str, DataFrame], manifest: dict[str, Any]) -> list[ReportFigure]:
+    import matplotlib
     from pyspark.sql import functions as F
 
     env = tables["environment_readings"]
-    first = env.agg(F.min("timestamp").alias("t")).first()
-    if first is None or first["t"] is None:
+    start = datetime.fromisoformat(manifest["config"]["start"])
+    # one tag per site and location (the lowest MAC among those heard in the first hour: the table
+    # is in time order, so Delta reads only its first files), then two days of those tags
+    first_hour = F.col("timestamp") < F.lit((start + timedelta(hours=1)).isoformat(sep=" ")).cast("timestamp")
+    tags = env.where(first_hour).groupBy("site", "location").agg(F.min("device_id").alias("device_id")).collect()
+    if not tags:
         return []
-    until = first["t"] + timedelta(days=2)
-    rows = (env.where(F.col("timestamp") < F.lit(until))
+    until = F.lit((start + timedelta(days=2)).isoformat(sep=" ")).cast("timestamp")
+    rows = (env.where(F.col("device_id").isin([r["device_id"] for r in tags]) & (F.col("timestamp") < until))
             .select("site", "location", "device_id", "timestamp", "temperature", "humidity")
-            .orderBy("site", "location", "device_id", "timestamp").toPandas())
+            .orderBy("site", "location", "timestamp").toPandas())
     sites = sorted(rows.site.unique())
+    locations = sorted(rows.location.unique())
+    palette = matplotlib.colormaps["tab20"].colors
+    colours = {loc: palette[i % len(palette)] for i, loc in enumerate(locations)}  # one colour a location
     fig, axes = _subplots(len(sites), 2, figsize=(12, 2.4 * len(sites)), sharex=True, squeeze=False)
     for (t_ax, h_ax), site in zip(axes, sites):
-        for (location, _device), group in rows[rows.site == site].groupby(["location", "device_id"]):
-            t_ax.plot(group.timestamp, group.temperature, lw=0.8, label=location)
-            h_ax.plot(group.timestamp, group.humidity, lw=0.8, label=location)
+        for location, group in rows[rows.site == site].groupby("location"):
+            t_ax.plot(group.timestamp, group.temperature, lw=0.8, color=colours[location], label=location)
+            h_ax.plot(group.timestamp, group.humidity, lw=0.8, color=colours[location])
         t_ax.set_ylabel(f"{site}\n°C", fontsize=8)
         h_ax.set_ylabel("%RH", fontsize=8)
-        t_ax.legend(fontsize=6, loc="upper left", ncol=3)
+        t_ax.legend(fontsize=6, loc="upper left", ncol=4)
     axes[0, 0].set_title("temperature")
     axes[0, 1].set_title("humidity")
     fig.autofmt_xdate()
-    return [ReportFigure("ruuvi", f"{rows.device_id.nunique()} tags, the first two days, UTC", fig)]
+    return [ReportFigure("ruuvi", f"{len(tags)} tags: one of each location of each site, the first two days, "
+                                  "UTC", fig)]
 
 
 def _plant(tables: dict[str, DataFrame]) -> list[ReportFigure]:
@@ -472,52 +528,60 @@ def _plant(tables: dict[str, DataFrame]) -> list[ReportFigure]:
     # tiers differ tenfold in rate: a sensor's tier is how many tens it lies below the busiest
     per_sensor["tier"] = [min(2, max(0, round(math.log10(top / n)))) for n in per_sensor.events]
     names = ("high", "medium", "low")
-    fig, axes = _subplots(1, 2, figsize=(12, 3.4))
+    fig = _new_figure(figsize=(12, 4.2))
+    grid = fig.add_gridspec(3, 2)
+    hist = fig.add_subplot(grid[:, 0])
     bins = numpy.geomspace(max(1, per_sensor.events.min()) * 0.8, top * 1.25, 50)
     for tier in range(3):
         mine = per_sensor[per_sensor.tier == tier]
-        axes[0].hist(mine.events, bins=bins, alpha=0.7, label=f"{names[tier]}: {len(mine)} sensors")
-    axes[0].set_xscale("log")
-    axes[0].set_xlabel("events per sensor")
-    axes[0].legend(fontsize=7)
+        hist.hist(mine.events, bins=bins, alpha=0.7, label=f"{names[tier]}: {len(mine)} sensors")
+    hist.set_xscale("log")
+    hist.set_xlabel("events per sensor")
+    hist.set_title("tiers, from each sensor's event rate", fontsize=9)
+    hist.legend(fontsize=7)
     numeric = per_sensor[per_sensor.numeric > 0].sort_values(["tier", "address"])
-    picks = [numeric[numeric.tier == t].address.iloc[0] for t in range(3) if (numeric.tier == t).any()]
-    values = (plant.where(F.col("address").isin(picks)).select("address", "timestamp", "value")
+    picks = {t: numeric[numeric.tier == t].address.iloc[0] for t in range(3) if (numeric.tier == t).any()}
+    values = (plant.where(F.col("address").isin(list(picks.values()))).select("address", "timestamp", "value")
               .orderBy("address", "timestamp").toPandas())
-    for tier, address in zip(sorted(numeric[numeric.address.isin(picks)].tier), picks):
+    axes = [fig.add_subplot(grid[i, 1]) for i in range(3)]
+    for ax, (tier, address) in zip(axes, sorted(picks.items())):
         mine = values[values.address == address]
-        axes[1].step(mine.timestamp, mine.value, where="post", lw=0.8, label=f"{address} ({names[tier]})")
-    axes[1].legend(fontsize=7)
-    axes[1].set_title("a numeric sensor of each tier")
-    fig.autofmt_xdate()
+        ax.step(mine.timestamp, mine.value, where="post", lw=0.8, marker=".", ms=3)
+        ax.set_title(f"{address}, {names[tier]} tier: {len(mine)} events", fontsize=8, loc="left")
+        ax.tick_params(labelsize=6)
+    for ax in axes[len(picks):]:
+        ax.axis("off")
+    fig.tight_layout()
     return [ReportFigure("plant", f"{len(per_sensor)} sensors, {int(per_sensor.events.sum()):,} events", fig)]
 
 
 def _events(tables: dict[str, DataFrame]) -> list[ReportFigure]:
     from pyspark.sql import functions as F
 
-    span = tables["events"].agg(F.min("timestamp").alias("a"), F.max("timestamp").alias("b")).first()
-    if span is None or span["a"] is None:
+    counts = {}
+    for name, time_column, level in (("events", "timestamp", "severity"), ("alerts", "raised_at", "alert_level")):
+        counts[name] = (tables[name].groupBy(F.date_trunc("hour", time_column).alias("t"), level).count()
+                        .toPandas().rename(columns={level: "level"}))
+    times = [c.t for c in counts.values() if not c.empty]
+    if not times:
         return []
-    unit = "hour" if (span["b"] - span["a"]) <= timedelta(days=3) else "day"
-    events = (tables["events"].groupBy(F.date_trunc(unit, "timestamp").alias("t"), "severity").count()
-              .toPandas().pivot_table(index="t", columns="severity", values="count", fill_value=0))
-    alerts = (tables["alerts"].groupBy(F.date_trunc(unit, "raised_at").alias("t"), "alert_level").count()
-              .toPandas())
+    first, last = min(t.min() for t in times), max(t.max() for t in times)
+    unit = "hour" if (last - first) <= timedelta(days=3) else "day"
     fig, axes = _subplots(2, 1, figsize=(12, 5), sharex=True)
     width = (1 / 24 if unit == "hour" else 1.0) * 0.9
-    for ax, frame, title in ((axes[0], events, "events by severity"), (axes[1], None, "alerts by level")):
-        if frame is None:
-            frame = (alerts.pivot_table(index="t", columns="alert_level", values="count", fill_value=0)
-                     if not alerts.empty else None)
-        if frame is None or frame.empty:
-            ax.set_title(f"{title}: none")
+    for ax, (name, frame) in zip(axes, counts.items()):
+        title = "events by severity" if name == "events" else "alerts by level"
+        if frame.empty:
+            ax.set_title(f"{title}: none", fontsize=9)
             continue
+        frame = frame.assign(t=frame.t.dt.floor("D") if unit == "day" else frame.t)
+        table = frame.pivot_table(index="t", columns="level", values="count", aggfunc="sum", fill_value=0)
+        known = [c for c in SEVERITY_COLOURS if c in table.columns]
         bottom = None
-        for level in [c for c in ("Critical", "critical", "Warning", "warning", "Info") if c in frame.columns]:
-            ax.bar(frame.index, frame[level], width=width, bottom=bottom, label=level,
-                   color=SEVERITY_COLOURS[level])
-            bottom = frame[level] if bottom is None else bottom + frame[level]
+        for level in known + sorted(c for c in table.columns if c not in SEVERITY_COLOURS):
+            ax.bar(table.index, table[level], width=width, bottom=bottom, label=level,
+                   color=SEVERITY_COLOURS.get(level, "#8c564b"))
+            bottom = table[level] if bottom is None else bottom + table[level]
         ax.set_title(f"{title}, per {unit}", fontsize=9)
         ax.legend(fontsize=7)
     fig.autofmt_xdate()

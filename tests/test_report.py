@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import html.parser
 import io
-import re
+import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from matplotlib import image as mpimg
@@ -82,14 +84,25 @@ def coloured_share(png: bytes) -> float:
 
 
 @pytest.fixture(scope="module")
-def page(spark, demo, tmp_path_factory) -> tuple[Path, Page]:
+def page(spark, demo, tmp_path_factory) -> tuple[Path, Page, str]:
+    """The page of the tiny demo, written by the command as a user runs it."""
     out = tmp_path_factory.mktemp("report") / "tiny.html"
-    assert report(spark, demo.root, out) == out
-    return out, Page(out.read_text())
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["report", "--demo", str(demo.root), "--out", str(out)]) == 0
+    return out, Page(out.read_text()), buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def figures(spark, demo):
+    """The same figures as matplotlib objects (what a notebook displays)."""
+    return report_figures(spark, demo.root)
 
 
 def test_the_page_has_every_section_in_order_and_nothing_from_the_network(page):
-    path, parsed = page
+    path, parsed, printed = page
+    assert f"done: {path}" in printed
+    assert not list(path.parent.glob(".report-*")), "no temporary file left"
     assert parsed.sections == SECTIONS
     assert parsed.external == [], "the page must open offline"
     for section in SECTIONS[1:]:
@@ -103,6 +116,8 @@ def test_the_tables_section_counts_each_delta_table(page, demo):
     assert rows[0] == ["table", "rows", "manifest"]
     shown = {r[0]: int(r[1].replace(",", "")) for r in rows[1:]}
     assert shown == {name: demo.delta(name).count() for name in TABLES}
+    manifest = json.loads((demo.root / "manifest.json").read_text())
+    assert {r[0]: int(r[2].replace(",", "")) for r in rows[1:]} == {n: t["rows"] for n, t in manifest["tables"].items()}
 
 
 def test_the_quality_section_counts_the_problems_in_the_readings(page, demo):
@@ -118,13 +133,16 @@ def test_the_quality_section_counts_the_problems_in_the_readings(page, demo):
     assert int(rows["duplicate"][0].replace(",", "")) == duplicates
     spikes = demo.delta("anomaly_labels").where("anomaly_type = 'spike'").count()
     assert int(rows["anomaly episodes: spike"][0].replace(",", "")) == spikes
+    # the manifest's column is the manifest's, each kind of problem a row
+    quality = json.loads((demo.root / "manifest.json").read_text())["problems"]["quality"]
+    assert {k: int(v[1].replace(",", "")) for k, v in rows.items() if not k.startswith("anomaly")} == quality
 
 
 def test_every_figure_renders_in_chromium_without_errors_and_is_not_blank(page, tmp_path):
     from playwright.sync_api import sync_playwright
 
     assert CHROMIUM.is_file(), "Debian's chromium is missing: run servers/install.sh"
-    path, parsed = page
+    path, parsed, _ = page
     problems: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
@@ -150,13 +168,17 @@ def test_every_figure_renders_in_chromium_without_errors_and_is_not_blank(page, 
     assert min(shares) > 0.0008, shares
 
 
-def shown_devices(parsed: Page) -> dict[str, list[int]]:
+def shown_devices(captions: list[str]) -> dict[str, list[int]]:
     """The devices each readings figure shows, from its caption ("temperature: devices 1, 2, ...")."""
     out = {}
-    for caption in parsed.captions["readings"]:
+    for caption in captions:
         metric, rest = caption.split(": devices ")
         out[metric] = [int(d) for d in rest.split(",") if d.strip().isdigit()]
     return out
+
+
+def shown_devices_of(figures) -> dict[str, list[int]]:
+    return shown_devices([f.caption for f in figures if f.section == "readings"])
 
 
 def test_each_metric_shows_its_devices_with_the_most_anomaly_episodes(page, demo):
@@ -171,7 +193,7 @@ def test_each_metric_shows_its_devices_with_the_most_anomaly_episodes(page, demo
                 counts[r["device_id"]] = counts.get(r["device_id"], 0) + 1
         ranked = sorted(counts, key=lambda d: (-counts[d], d))[:3]
         expected[metric] = ranked
-    shown = shown_devices(page[1])
+    shown = shown_devices(page[1].captions["readings"])
     for metric, ranked in expected.items():
         assert shown[metric][: len(ranked)] == ranked, (metric, shown[metric], ranked)
         assert len(shown[metric]) == 3
@@ -180,26 +202,15 @@ def test_each_metric_shows_its_devices_with_the_most_anomaly_episodes(page, demo
 
 @pytest.fixture(scope="module")
 def other_seed(spark, tmp_path_factory) -> Path:
-    """A second, smaller demo with another seed."""
+    """The tiny demo with another seed: the same config but for the seed."""
     out = tmp_path_factory.mktemp("seed7") / "out"
-    config = IoTConfig.preset("tiny", seed=7, end="2024-03-01T12:00:00", n_devices=30, telemetry_hours=0.5,
-                              plant={"minutes": 2.0}, environment={"n_sensors": 4})
-    generate_iot_demo(spark, config, str(out), progress=None)
+    generate_iot_demo(spark, IoTConfig.preset("tiny", seed=7), str(out), progress=None)
     return out
 
 
-def test_two_seeds_give_two_pages(spark, page, other_seed):
-    out = other_seed / "report.html"
-    assert report(spark, other_seed) == out
-    other = Page(out.read_text())
-    assert other.sections == SECTIONS
-    mine = page[1]
-    for section in SECTIONS[1:]:
-        assert other.images[section] != mine.images[section], section
-    assert re.search(r"seed\s+7\b", out.read_text())
-
-
-def test_report_figures_are_what_a_notebook_displays(spark, other_seed):
+def test_two_seeds_give_two_reports_and_figures_are_what_a_notebook_displays(spark, page, other_seed):
+    """The tiny demo with seed 7 (the same config but for the seed): its figures as a notebook gets
+    them, one device per metric; every section but the readings (other devices) renders differently."""
     from matplotlib.figure import Figure
 
     figures = report_figures(spark, other_seed, devices=1)
@@ -207,6 +218,19 @@ def test_report_figures_are_what_a_notebook_displays(spark, other_seed):
     assert all(isinstance(f.figure, Figure) for f in figures)
     # one device per metric: one panel (and one axes) each
     assert all(len(f.figure.axes) == 1 for f in figures[:5])
+    assert [len(v) for v in shown_devices_of(figures).values()] == [1] * 5
+    mine = page[1].images
+    for f in figures[5:]:
+        buffer = io.BytesIO()
+        f.figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+        assert buffer.getvalue() not in mine[f.section], f.section
+    # the same seed's figures are the same picture: the report is a function of the data
+    same = report_figures(spark, other_seed, devices=1)
+    for a, b in zip(figures[5:], same[5:]):
+        pa, pb = io.BytesIO(), io.BytesIO()
+        a.figure.savefig(pa, format="png", dpi=90, bbox_inches="tight")
+        b.figure.savefig(pb, format="png", dpi=90, bbox_inches="tight")
+        assert pa.getvalue() == pb.getvalue(), a.section
 
 
 @pytest.mark.parametrize(("args", "flag"), [
@@ -235,12 +259,78 @@ def test_devices_must_be_a_positive_number(capsys):
     assert "--devices" in capsys.readouterr().err
 
 
-def test_the_command_writes_the_page_where_asked(spark, demo, tmp_path, capsys):
+def drawn(ax) -> int:
+    """How many data marks an axes draws: line points, scatter points, segments, bars and spans."""
+    from matplotlib.collections import LineCollection, PathCollection
+
+    marks = sum(len(line.get_xdata()) for line in ax.lines)
+    for c in ax.collections:
+        if isinstance(c, PathCollection):  # a scatter
+            marks += len(c.get_offsets())
+        elif isinstance(c, LineCollection):
+            marks += len(c.get_segments())
+    return marks + len(ax.patches)
+
+
+def test_every_panel_of_every_figure_draws_data(figures):
+    for f in figures:
+        panels = [ax for ax in f.figure.axes if ax.get_label() != "<colorbar>" and ax.axison]
+        assert panels, f.section
+        for ax in panels:
+            assert drawn(ax) > 0, (f.section, ax.get_title())
+
+
+def test_each_readings_panel_shades_exactly_its_devices_anomaly_episodes(figures, demo):
+    labels = demo.delta("anomaly_labels").collect()
+    readings = [f for f in figures if f.section == "readings"]
+    assert len(readings) == 5
+    shaded = 0
+    for f, (metric, devices) in zip(readings, shown_devices_of(figures).items()):
+        for ax, device in zip(f.figure.axes, devices):
+            expected = sum(1 for r in labels if r["metric_name"] == metric and r["device_id"] == device)
+            spans = len(ax.patches) + len(ax.lines) - 1  # a span each, a vertical line for a one-reading episode
+            assert spans == expected, (metric, device)
+            shaded += spans
+    assert shaded >= 10
+
+
+def test_profiles_are_in_each_facilitys_local_time(figures, demo):
+    """The hourly profile of temperature per device type equals the mean of the clean readings by
+    hour of the facility's local day, computed here with Python's zoneinfo."""
+    zone = {r["device_id"]: (r["device_type"], r["timezone"]) for r in
+            demo.delta("devices").join(demo.delta("locations"), "location_id").collect()}
+    sums: dict[tuple[str, int], list[float]] = {}
+    for r in demo.delta("sensor_readings").where(
+            "metric_name = 'temperature' AND quality_issue IS NULL AND NOT is_anomaly AND metric_value IS NOT NULL"
+    ).collect():
+        kind, tz = zone[r["device_id"]]
+        # collected timestamps are the session's local time, naive: UTC in the tests' sessions
+        hour = r["timestamp"].replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(tz)).hour
+        acc = sums.setdefault((kind, hour), [0.0, 0])
+        acc[0] += r["metric_value"]
+        acc[1] += 1
+    profile = next(f for f in figures if f.section == "profiles").figure.axes[0]  # temperature, by hour
+    assert profile.get_ylabel() == "temperature"
+    lines = {line.get_label(): line for line in profile.lines}
+    assert set(lines) == {k for k, _ in sums}
+    for kind, line in lines.items():
+        for hour, value in zip(line.get_xdata(), line.get_ydata()):
+            total, n = sums[(kind, int(hour))]
+            assert value == pytest.approx(total / n, rel=1e-9), (kind, hour)
+
+
+def test_a_failed_report_leaves_the_earlier_page(spark, demo, tmp_path, monkeypatch):
+    from dbx_iot_gen import reporting
+
     out = tmp_path / "page.html"
-    assert main(["report", "--demo", str(demo.root), "--out", str(out), "--devices", "2"]) == 0
-    printed = capsys.readouterr().out
-    assert f"done: {out}" in printed
-    parsed = Page(out.read_text())
-    assert parsed.sections == SECTIONS
-    assert not list(tmp_path.glob(".report-*")), "no temporary file left"
-    assert [len(v) for v in shown_devices(parsed).values()] == [2] * 5
+    out.write_text("the earlier page")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a figure failed")
+
+    monkeypatch.setattr(reporting, "_make_figures", broken)
+    with pytest.raises(RuntimeError, match="a figure failed"):
+        report(spark, demo.root, out)
+    assert out.read_text() == "the earlier page"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]
+
